@@ -1,0 +1,144 @@
+"""Elementwise functions of one tensor: y = f(x), so dx = gy * f'(x).
+
+Where f'(x) is cheaper to write with y than with x (exp, sqrt, tanh,
+sigmoid), backward keeps y instead of x.
+"""
+from minitl import backend
+from minitl.autograd import Function
+
+
+class Exp(Function):
+    """y = e**x;  dx = gy * y."""
+
+    def forward(self, x):
+        self.y = backend.get_array_module(x).exp(x)
+        return self.y
+
+    def backward(self, gy):
+        return (gy * self.y,)
+
+
+class Log(Function):
+    """y = ln x;  dx = gy / x."""
+
+    def forward(self, x):
+        self.x = x
+        return backend.get_array_module(x).log(x)
+
+    def backward(self, gy):
+        return (gy / self.x,)
+
+
+class Sqrt(Function):
+    """y = sqrt(x);  dx = gy / (2 y)."""
+
+    def forward(self, x):
+        self.y = backend.get_array_module(x).sqrt(x)
+        return self.y
+
+    def backward(self, gy):
+        return (gy / (2 * self.y),)
+
+
+class Abs(Function):
+    """y = |x|;  dx = gy * sign(x)  (0 at x = 0, as in PyTorch)."""
+
+    def forward(self, x):
+        self.x = x
+        return abs(x)
+
+    def backward(self, gy):
+        return (gy * backend.get_array_module(gy).sign(self.x),)
+
+
+class Tanh(Function):
+    """y = tanh x;  dx = gy * (1 - y**2)."""
+
+    def forward(self, x):
+        self.y = backend.get_array_module(x).tanh(x)
+        return self.y
+
+    def backward(self, gy):
+        return (gy * (1 - self.y * self.y),)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e**-x);  dx = gy * y * (1 - y).
+
+    Computed from e = e**-|x| <= 1, so no exp overflows: y = 1/(1+e) for
+    x >= 0 and e/(1+e) for x < 0 (which keeps tiny values accurate).
+    """
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        e = xp.exp(-abs(x))
+        self.y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.y
+
+    def backward(self, gy):
+        return (gy * self.y * (1 - self.y),)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dx = gy where x > 0, else 0."""
+
+    def forward(self, x):
+        self.positive = x > 0
+        return backend.get_array_module(x).maximum(x, 0)
+
+    def backward(self, gy):
+        return (gy * self.positive,)
+
+
+class Clip(Function):
+    """y = min(max(x, low), high);  dx = gy where low <= x <= high (PyTorch's clamp rule)."""
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        self.inside = xp.ones(x.shape, dtype=bool)
+        if self.low is not None:
+            self.inside &= x >= self.low
+        if self.high is not None:
+            self.inside &= x <= self.high
+        return xp.clip(x, self.low, self.high)
+
+    def backward(self, gy):
+        return (gy * self.inside,)
+
+
+def exp(x):
+    return Exp()(x)
+
+
+def log(x):
+    return Log()(x)
+
+
+def sqrt(x):
+    return Sqrt()(x)
+
+
+def abs_(x):
+    return Abs()(x)
+
+
+def tanh(x):
+    return Tanh()(x)
+
+
+def sigmoid(x):
+    return Sigmoid()(x)
+
+
+def relu(x):
+    return ReLU()(x)
+
+
+def clip(x, min=None, max=None):
+    """Clamp to [min, max]; either bound may be None (``torch.clamp``)."""
+    if min is None and max is None:
+        raise ValueError("clip() needs at least one of min and max")
+    return Clip(min, max)(x)

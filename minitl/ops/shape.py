@@ -1,0 +1,267 @@
+"""Operations that move values around without changing them.
+
+Reshape, transpose, expand, indexing, concatenation, padding and
+device/dtype copies. Each backward routes the upstream gradient back to
+where each value came from: reshape back, transpose back, sum over the
+expanded axes, scatter into a zero array for indexing (adding, not
+overwriting, when an index repeats), slice apart for concatenation.
+"""
+from minitl import backend
+from minitl.autograd import Function, Tensor
+from minitl.ops.arithmetic import as_tensor, sum_to
+
+
+def shape_args(shape):
+    """Accept both f(2, 3) and f((2, 3)), as PyTorch does."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+class Reshape(Function):
+    """y = x with a new shape (same elements in row-major order);  dx = gy reshaped back."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        return (gy.reshape(self.x_shape),)
+
+
+class Permute(Function):
+    """y = x with its axes reordered;  dx = gy with the inverse order."""
+
+    def __init__(self, axes):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        inverse = [0] * len(self.axes)
+        for position, axis in enumerate(self.axes):
+            inverse[axis] = position
+        return (gy.transpose(inverse),)
+
+
+class Expand(Function):
+    """y = x broadcast to a larger shape (a view);  dx = gy summed over the stretched axes."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return backend.get_array_module(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return (sum_to(gy, self.x_shape),)
+
+
+class GetItem(Function):
+    """y = x[index];  dx = zeros with gy added at the indexed places.
+
+    Integer-array indices may repeat an element (x[[0, 0]]): then its
+    gradient is the sum of both uses, hence scatter-add instead of assignment.
+    """
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x[self.index]
+
+    def backward(self, gy):
+        xp = backend.get_array_module(gy)
+        gx = xp.zeros(self.x_shape, dtype=gy.dtype)
+        parts = self.index if isinstance(self.index, tuple) else (self.index,)
+        if any(backend.is_array(p) and p.dtype.kind in "iu" for p in parts):
+            backend.scatter_add(gx, self.index, gy)
+        else:
+            gx[self.index] = gy
+        return (gx,)
+
+
+def _index_array(part, xp):
+    """One part of an index: Tensors and lists become arrays; ints, slices, None, ... stay."""
+    if isinstance(part, Tensor):
+        return part.data
+    if isinstance(part, list):
+        return xp.asarray(part)
+    return part
+
+
+class Cat(Function):
+    """y = the inputs joined along `dim`;  each dx = its slice of gy."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.dim] for x in xs]
+        return backend.get_array_module(xs[0]).concatenate(xs, axis=self.dim)
+
+    def backward(self, gy):
+        grads, start = [], 0
+        for size in self.sizes:
+            index = [slice(None)] * gy.ndim
+            index[self.dim] = slice(start, start + size)
+            grads.append(gy[tuple(index)])
+            start += size
+        return tuple(grads)
+
+
+class Where(Function):
+    """y = a where condition else b;  da = gy where condition, db = gy elsewhere."""
+
+    def __init__(self, condition):
+        self.condition = condition
+
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        return backend.get_array_module(a).where(self.condition, a, b)
+
+    def backward(self, gy):
+        xp = backend.get_array_module(gy)
+        zero = xp.zeros((), dtype=gy.dtype)
+        ga = sum_to(xp.where(self.condition, gy, zero), self.shapes[0]) if self.needs_input_grad[0] else None
+        gb = sum_to(xp.where(self.condition, zero, gy), self.shapes[1]) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pad(Function):
+    """y = x surrounded by a constant;  dx = the middle of gy."""
+
+    def __init__(self, widths, value):
+        self.widths, self.value = widths, value
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return xp.pad(x, self.widths, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        return (gy[tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.widths))],)
+
+
+class Copy(Function):
+    """y = x on another device and/or with another dtype;  dx = gy moved and cast back."""
+
+    def __init__(self, device, dtype):
+        self.device, self.dtype = device, dtype
+
+    def forward(self, x):
+        self.x_device, self.x_dtype = backend.device_of(x), x.dtype
+        return backend.to_device(x, self.device).astype(self.dtype, copy=False)
+
+    def backward(self, gy):
+        return (backend.to_device(gy, self.x_device).astype(self.x_dtype, copy=False),)
+
+
+def reshape(x, *shape):
+    return Reshape(shape_args(shape))(x)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dimensions start_dim..end_dim into one."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    merged = 1
+    for n in x.shape[start:end + 1]:
+        merged *= n
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def permute(x, *dims):
+    axes = tuple(d % x.ndim for d in shape_args(dims))
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute() needs each of the {x.ndim} dimensions once, got {dims}")
+    return Permute(axes)(x)
+
+
+def transpose(x, dim0, dim1):
+    """Swap two dimensions (PyTorch's meaning, not NumPy's)."""
+    axes = list(range(x.ndim))
+    axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    return Permute(tuple(axes))(x)
+
+
+def T(x):
+    """All dimensions reversed (a matrix transpose for 2-D)."""
+    return Permute(tuple(reversed(range(x.ndim))))(x)
+
+
+def unsqueeze(x, dim):
+    """Insert a dimension of length 1 at `dim` (negative counts from the new end)."""
+    dim = dim % (x.ndim + 1)
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def squeeze(x, dim=None):
+    """Drop dimensions of length 1 (only `dim` when given, if its length is 1)."""
+    if dim is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        dim = dim % max(x.ndim, 1)
+        shape = x.shape if x.ndim == 0 or x.shape[dim] != 1 else x.shape[:dim] + x.shape[dim + 1:]
+    return reshape(x, shape)
+
+
+def expand(x, *sizes):
+    """Broadcast to `sizes`; -1 keeps a dimension's size (as in PyTorch)."""
+    sizes = shape_args(sizes)
+    offset = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - offset] if n == -1 else n for i, n in enumerate(sizes))
+    return Expand(shape)(x)
+
+
+def getitem(x, index):
+    xp = backend.get_array_module(x.data)
+    if isinstance(index, tuple):
+        index = tuple(_index_array(part, xp) for part in index)
+    else:
+        index = _index_array(index, xp)
+    return GetItem(index)(x)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat() needs at least one tensor")
+    dim = dim % tensors[0].ndim
+    return Cat(dim)(*tensors)
+
+
+def stack(tensors, dim=0):
+    """Join tensors along a new dimension."""
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def where(condition, a, b):
+    """Elementwise choice: a where condition is true, else b (numbers allowed for a or b)."""
+    condition = condition.data if isinstance(condition, Tensor) else condition
+    like = a if isinstance(a, Tensor) else b
+    return Where(condition)(as_tensor(a, like), as_tensor(b, like))
+
+
+def pad(x, pad, value=0.0):
+    """Constant padding, PyTorch's order: (left, right) of the last dim, then the one before..."""
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad needs (before, after) pairs for at most {x.ndim} dimensions, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return Pad(tuple(widths), value)(x)
+
+
+def to(x, device=None, dtype=None):
+    """x on `device` with `dtype` (either may be None: unchanged); x itself if nothing changes."""
+    device = backend.normalize_device(device) or x.device
+    dtype = x.dtype if dtype is None else backend.get_array_module(x.data).dtype(dtype)
+    if device == x.device and dtype == x.dtype:
+        return x
+    return Copy(device, dtype)(x)

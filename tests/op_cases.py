@@ -1,0 +1,109 @@
+"""Every differentiable op of the core, as small cases shared by the test files.
+
+Each case is (name, fn, inputs): `fn` takes tensors, `inputs` is a list of
+array makers taking a NumPy Generator, so the float64 gradient checks and the
+float32/float64 dtype checks run over the same list. Inputs for log/sqrt/pow
+are kept positive; max/min inputs have no ties (ties get their own tests).
+"""
+import numpy as np
+
+import minitl as tl
+
+
+def normal(*shape):
+    return lambda rng: rng.normal(size=shape)
+
+
+def positive(*shape):
+    return lambda rng: rng.uniform(0.5, 2.0, size=shape)
+
+
+def distinct(*shape):
+    """Values far apart from each other, so max/min have a unique winner."""
+    return lambda rng: rng.permutation(np.prod(shape, dtype=int)).reshape(shape) * 0.1 + rng.uniform(0, 0.01, shape)
+
+
+def away_from(*shape, points=(0.0,)):
+    """Values at least 0.1 away from the kinks of relu/abs/clip."""
+    def make(rng):
+        x = rng.normal(size=shape)
+        for p in points:
+            x = np.where(np.abs(x - p) < 0.1, p + 0.2 * np.sign(x - p + 1e-12), x)
+        return x
+    return make
+
+
+INDEX_REPEATED = np.array([0, 2, 0, 1, 2, 2])
+MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
+
+OP_CASES = [
+    ("add", lambda a, b: a + b, [normal(3, 4), normal(3, 4)]),
+    ("add_broadcast", lambda a, b: a + b, [normal(2, 3, 4), normal(3, 1)]),
+    ("add_scalar", lambda a: 2.5 + a + 1, [normal(3)]),
+    ("sub_broadcast", lambda a, b: a - b, [normal(4, 1), normal(1, 5)]),
+    ("rsub_scalar", lambda a: 3 - a, [normal(2, 2)]),
+    ("mul_broadcast", lambda a, b: a * b, [normal(2, 3), normal(3)]),
+    ("mul_scalar", lambda a: a * 3 * 0.5, [normal(5)]),
+    ("div_broadcast", lambda a, b: a / b, [normal(3, 4), positive(4)]),
+    ("rdiv_scalar", lambda a: 2 / a, [positive(3)]),
+    ("pow_scalar", lambda a: a ** 3, [normal(3, 2)]),
+    ("pow_fractional", lambda a: a ** 0.5, [positive(4)]),
+    ("pow_tensor", lambda a, b: a ** b, [positive(3, 2), normal(2)]),
+    ("rpow_scalar", lambda a: 2 ** a, [normal(3)]),
+    ("neg", lambda a: -a, [normal(3)]),
+    ("matmul_2d", lambda a, b: a @ b, [normal(3, 4), normal(4, 2)]),
+    ("matmul_batched_broadcast", lambda a, b: a @ b, [normal(2, 3, 4), normal(4, 5)]),
+    ("matmul_matrix_vector", lambda a, b: a @ b, [normal(3, 4), normal(4)]),
+    ("matmul_vector_matrix", lambda a, b: a @ b, [normal(4), normal(4, 3)]),
+    ("matmul_vector_vector", lambda a, b: a @ b, [normal(4), normal(4)]),
+    ("abs", lambda a: a.abs(), [away_from(3, 4)]),
+    ("exp", lambda a: a.exp(), [normal(3, 4)]),
+    ("log", lambda a: a.log(), [positive(3, 4)]),
+    ("sqrt", lambda a: a.sqrt(), [positive(3, 4)]),
+    ("tanh", lambda a: a.tanh(), [normal(3, 4)]),
+    ("sigmoid", lambda a: a.sigmoid(), [normal(3, 4) ]),
+    ("relu", lambda a: a.relu(), [away_from(3, 4)]),
+    ("clip", lambda a: a.clip(-0.5, 0.7), [away_from(4, 5, points=(-0.5, 0.7))]),
+    ("clip_min_only", lambda a: a.clip(min=0.1), [away_from(6, points=(0.1,))]),
+    ("sum_all", lambda a: a.sum(), [normal(3, 4)]),
+    ("sum_dim", lambda a: a.sum(dim=1), [normal(3, 4, 2)]),
+    ("sum_negative_dim_keepdim", lambda a: a.sum(dim=-1, keepdim=True), [normal(3, 4)]),
+    ("sum_dims_tuple", lambda a: a.sum(dim=(0, 2)), [normal(2, 3, 4)]),
+    ("sum_numpy_spelling", lambda a: a.sum(axis=0, keepdims=True), [normal(2, 3)]),
+    ("mean_all", lambda a: a.mean(), [normal(3, 4)]),
+    ("mean_dim_keepdim", lambda a: a.mean(dim=0, keepdim=True), [normal(3, 4)]),
+    ("max_all", lambda a: a.max(), [distinct(3, 4)]),
+    ("max_dim", lambda a: a.max(dim=1), [distinct(3, 4)]),
+    ("min_negative_dim_keepdim", lambda a: a.min(dim=-2, keepdim=True), [distinct(2, 3, 4)]),
+    ("var_all", lambda a: a.var(), [normal(3, 4)]),
+    ("var_dim_biased", lambda a: a.var(dim=1, unbiased=False), [normal(3, 4)]),
+    ("var_dims_keepdim", lambda a: a.var(dim=(0, 2), keepdim=True), [normal(2, 3, 4)]),
+    ("reshape", lambda a: a.reshape(4, -1), [normal(2, 3, 2)]),
+    ("view_tuple", lambda a: a.view((3, 4)), [normal(12)]),
+    ("flatten", lambda a: a.flatten(1), [normal(2, 3, 4)]),
+    ("transpose", lambda a: a.transpose(0, 2), [normal(2, 3, 4)]),
+    ("permute", lambda a: a.permute(2, 0, 1), [normal(2, 3, 4)]),
+    ("T", lambda a: a.T, [normal(3, 4)]),
+    ("unsqueeze_squeeze", lambda a: a.unsqueeze(-1).squeeze(1), [normal(3, 1, 2)]),
+    ("expand", lambda a: a.expand(2, 3, -1), [normal(3, 1)]),
+    ("index_int_slice", lambda a: a[1, 1:3], [normal(3, 4)]),
+    ("index_negative_step_none", lambda a: a[::-2, None, -1], [normal(5, 4)]),
+    ("index_ellipsis", lambda a: a[..., 0], [normal(2, 3, 4)]),
+    ("index_int_array_repeated", lambda a: a[INDEX_REPEATED], [normal(3, 2)]),
+    ("index_two_arrays", lambda a: a[INDEX_REPEATED, INDEX_REPEATED[::-1] % 2], [normal(3, 2)]),
+    ("index_array_and_slice", lambda a: a[:, INDEX_REPEATED], [normal(2, 3)]),
+    ("index_tensor", lambda a: a[tl.tensor(INDEX_REPEATED)], [normal(3)]),
+    ("index_bool_mask", lambda a: a[MASK], [normal(3, 4)]),
+    ("cat", lambda a, b: tl.cat([a, b, a], dim=1), [normal(2, 3), normal(2, 1)]),
+    ("cat_negative_dim", lambda a, b: tl.cat([a, b], dim=-1), [normal(2, 3), normal(2, 2)]),
+    ("stack", lambda a, b: tl.stack([a, b], dim=1), [normal(2, 3), normal(2, 3)]),
+    ("where", lambda a, b: tl.where(MASK, a, b), [normal(3, 4), normal(4)]),
+    ("where_scalar", lambda a: tl.where(MASK, a, 0.0), [normal(3, 4)]),
+    ("pad", lambda a: tl.pad(a, (1, 2, 0, 1)), [normal(2, 3, 4)]),
+]
+
+
+def make_inputs(case, dtype, seed=0):
+    """The case's inputs as leaf tensors of `dtype` that require grad."""
+    rng = np.random.default_rng(seed)
+    return [tl.tensor(make(rng), dtype=dtype, requires_grad=True) for make in case[2]]
