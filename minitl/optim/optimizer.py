@@ -1,0 +1,207 @@
+"""The machinery every optimizer shares: parameter groups, state, state_dict.
+
+An optimizer holds the parameters in *groups*: dicts with a ``'params'``
+list and the hyper-parameters for those parameters (``'lr'``, ...), filled in
+from the constructor's defaults where a group does not set them. Fine-tuning
+uses this for a small learning rate on the backbone and a larger one on the
+head::
+
+    opt = SGD([{"params": backbone, "lr": 1e-4}, {"params": head}], lr=1e-2, momentum=0.9)
+
+``step()`` walks every group and calls the subclass's update rule once per
+parameter that has a gradient (a parameter whose ``.grad`` is None is left
+alone: no weight decay, no momentum). The rule reads and writes
+``state[p]``, a dict of buffers with PyTorch's names (``momentum_buffer``,
+``exp_avg``, ...), so you can print them while training.
+
+``state_dict()`` uses PyTorch's layout: the parameters are numbered in group
+order and ``'state'`` and the groups' ``'params'`` refer to them by number,
+so a state_dict can be loaded into an optimizer built over new tensors of
+the same shapes (a resumed run).
+"""
+from minitl import backend
+from minitl.autograd import Tensor, enable_grad, no_grad
+
+
+class Optimizer:
+    """Base class: subclasses define ``_check_hyperparameters`` and ``_update``.
+
+    ``state_names`` lists the per-parameter buffers shaped like the parameter
+    (used to check shapes when a state_dict is loaded).
+    """
+    state_names = ()
+
+    def __init__(self, params, defaults):
+        if isinstance(params, Tensor):
+            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of "
+                            "param-group dicts, got a single Tensor (wrap it in a list)")
+        self.defaults = defaults
+        self.state = {}  # tensor -> dict of buffers; tensors hash by identity
+        self.param_groups = []
+        groups = _ordered_list(params, type(self).__name__)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {key}: {value}" for key, value in sorted(group.items()) if key != "params")
+        return "\n".join(lines) + "\n)"
+
+    # -- parameter groups ---------------------------------------------------
+    def add_param_group(self, param_group):
+        """Add a dict ``{'params': tensors, <option>: value, ...}``; missing options come from the defaults."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a param group must be a dict, got {type(param_group).__name__}")
+        params = param_group.get("params")
+        if params is None:
+            raise ValueError(f"{name}: a param group needs a 'params' entry, got keys {sorted(param_group)}")
+        params = [params] if isinstance(params, Tensor) else _ordered_list(params, name)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{name} can't optimize a non-leaf Tensor (one computed by an operation): "
+                                 "optimize the leaf it came from")
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError(f"{name}: a param group lists the same parameter twice")
+        if any(id(p) in seen for p in params):
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+
+        group = dict(self.defaults)
+        group.update(param_group)
+        group["params"] = params
+        self._check_hyperparameters(group)
+        self.param_groups.append(group)
+
+    def _check_hyperparameters(self, group):
+        """Raise ValueError for an invalid option in `group` (each subclass checks its own)."""
+
+    def _check_nonnegative(self, group, *names):
+        for key in names:
+            if not group[key] >= 0:  # `not >=` also catches NaN
+                raise ValueError(f"{type(self).__name__}: invalid {key}={group[key]!r}: must be >= 0")
+
+    # -- the update -----------------------------------------------------------
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns closure() when a closure is given.
+
+        `closure` re-evaluates the model and returns the loss (zero_grad,
+        forward, backward); most optimizers need none.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    self._update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+        return loss
+
+    def _update(self, param, grad, state, group):
+        """Apply the update rule to one parameter's array `param` in place.
+
+        `grad` is its gradient array (never modified: it may be shared with
+        other tensors), `state` its buffers, `group` its hyper-parameters.
+        """
+        raise NotImplementedError
+
+    def zero_grad(self, set_to_none=True):
+        """Forget the gradients: ``.grad = None`` (default), or zeros with ``set_to_none=False``."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    # a fresh array rather than zeroing in place: the old one may be shared
+                    p.grad.data = backend.get_array_module(p.grad.data).zeros_like(p.grad.data)
+
+    # -- saving and resuming ------------------------------------------------------
+    def state_dict(self):
+        """``{'state': {index: buffers}, 'param_groups': [{..., 'params': [indices]}]}``.
+
+        Parameters are numbered 0, 1, ... in group order. The buffers are
+        copies (PyTorch returns references), so the dict is a snapshot that
+        later steps do not change.
+        """
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {key: value for key, value in group.items() if key != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: _copy_state(buffers) for p, buffers in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restore groups' options and the buffers from ``state_dict()`` output.
+
+        The groups must match this optimizer's in number and size, and every
+        buffer the shape of its parameter; otherwise a ValueError is raised
+        and this optimizer is left unchanged. Buffers are copied onto each
+        parameter's device and dtype.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            keys = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"{name}.load_state_dict expects a dict with keys 'param_groups' and 'state', "
+                             f"got {keys}")
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: the state_dict has {len(saved_groups)} parameter "
+                             f"groups, this optimizer has {len(self.param_groups)}")
+        param_of = {}  # saved index -> this optimizer's tensor
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} has {len(saved['params'])} "
+                                 f"parameters in the state_dict, {len(group['params'])} in this optimizer")
+            param_of.update(zip(saved["params"], group["params"]))
+
+        state = {}
+        for index, buffers in state_dict["state"].items():
+            if index not in param_of:
+                raise ValueError(f"{name}.load_state_dict: the state_dict has state for parameter {index!r}, "
+                                 "which is in none of its parameter groups")
+            p = param_of[index]
+            for key in self.state_names:
+                if key in buffers and tuple(buffers[key].shape) != p.shape:
+                    raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {index} has shape "
+                                     f"{tuple(buffers[key].shape)}, the parameter has shape {p.shape}")
+            state[p] = _copy_state(buffers, like=p.data)
+
+        # everything checked: only now change this optimizer
+        self.param_groups = [{**saved, "params": group["params"]}
+                             for saved, group in zip(saved_groups, self.param_groups)]
+        self.state = state
+
+
+def _ordered_list(params, name):
+    if isinstance(params, (set, frozenset)):
+        # a set's order changes between runs, and state_dict numbers parameters by order
+        raise TypeError(f"{name}: parameters must be in an ordered collection (list or tuple), got a set")
+    return list(params)
+
+
+def _copy_state(value, like=None):
+    """A deep copy of a state value; arrays land on the device and float dtype of `like` when given."""
+    if isinstance(value, dict):
+        return {key: _copy_state(v, like) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_copy_state(v, like) for v in value)
+    if backend.is_array(value):
+        if like is None:
+            return value.copy()
+        xp = backend.get_array_module(like)
+        value = xp.array(backend.to_device(value, backend.device_of(like)), copy=True)
+        return value.astype(like.dtype, copy=False) if value.dtype.kind == "f" else value
+    return value  # Python numbers, None

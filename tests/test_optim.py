@@ -1,0 +1,387 @@
+"""Optimizer mechanics: param groups, state, skipping, zero_grad, state_dict, errors, gradient clipping."""
+import numpy as np
+import pytest
+
+import minitl as tl
+import minitl.optim as optim
+import optim_cases as cases
+
+
+def make_params(dtype=tl.float64, seed=0, device=None):
+    arrays, _, _ = cases.make_problem(seed)
+    return [tl.tensor(a, dtype=dtype, requires_grad=True, device=device) for a in arrays]
+
+
+def train(opt, params, steps, seed=0):
+    _, x, y = cases.make_problem(seed)
+    x, y = (tl.tensor(a, dtype=params[0].dtype, device=params[0].device) for a in (x, y))
+    for _ in range(steps):
+        opt.zero_grad()
+        cases.mlp_loss(params, x, y).backward()
+        opt.step()
+
+
+def values(params):
+    return [p.data.copy() for p in params]
+
+
+# -- param groups and defaults -------------------------------------------------------------------
+def test_groups_take_the_defaults_they_do_not_set():
+    params = make_params()
+    opt = optim.SGD([{"params": params[:2], "lr": 0.5}, {"params": params[2:]}], lr=0.1, momentum=0.9)
+    assert [g["lr"] for g in opt.param_groups] == [0.5, 0.1]
+    assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.9]
+    assert opt.param_groups[0]["params"][1] is params[1]
+    assert opt.defaults == dict(lr=0.1, momentum=0.9, dampening=0, weight_decay=0, nesterov=False)
+
+
+def test_defaults_match_pytorch():
+    p = make_params()
+    assert optim.SGD(p).defaults["lr"] == 1e-3  # torch 2.x gives SGD a default lr too
+    assert optim.Adagrad(p).defaults == dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                                             eps=1e-10)
+    assert optim.RMSprop(p).defaults == dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                                             centered=False)
+    assert optim.Adam(p).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)
+    assert optim.AdamW(p).defaults["weight_decay"] == 1e-2
+    assert optim.LBFGS(p).defaults["max_eval"] == 25
+
+
+def test_a_group_of_one_tensor_and_a_generator_are_accepted():
+    params = make_params()
+    opt = optim.SGD((p for p in params[:2]), lr=0.1)
+    opt.add_param_group({"params": params[2]})
+    assert [len(g["params"]) for g in opt.param_groups] == [2, 1]
+
+
+def test_learning_rate_is_read_from_the_group_at_each_step():
+    p = tl.tensor([1.0], dtype=tl.float64, requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = tl.tensor([1.0], dtype=tl.float64)
+    opt.step()
+    opt.param_groups[0]["lr"] = 0.5
+    opt.step()
+    assert p.data[0] == 1.0 - 0.1 - 0.5
+
+
+# -- state -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, names", [
+    (lambda p: optim.SGD(p, lr=0.1), set()),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9), {"momentum_buffer"}),
+    (lambda p: optim.Adagrad(p), {"step", "sum"}),
+    (lambda p: optim.RMSprop(p), {"step", "square_avg"}),
+    (lambda p: optim.RMSprop(p, momentum=0.9, centered=True),
+     {"step", "square_avg", "momentum_buffer", "grad_avg"}),
+    (lambda p: optim.Adam(p), {"step", "exp_avg", "exp_avg_sq"}),
+    (lambda p: optim.AdamW(p, amsgrad=True), {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+])
+def test_state_uses_pytorch_names(make, names):
+    params = make_params()
+    opt = make(params)
+    train(opt, params, steps=3)
+    assert set(opt.state[params[0]]) == names
+    if "step" in names:
+        assert opt.state[params[0]]["step"] == 3
+    for key in names - {"step"}:
+        assert opt.state[params[0]][key].shape == params[0].shape
+
+
+def test_adam_state_after_one_step_is_the_hand_computed_moments():
+    p = tl.tensor([1.0, -2.0], dtype=tl.float64, requires_grad=True)
+    p.grad = tl.tensor([0.5, 4.0], dtype=tl.float64)
+    opt = optim.Adam([p], lr=0.1)
+    opt.step()
+    np.testing.assert_allclose(opt.state[p]["exp_avg"], 0.1 * np.array([0.5, 4.0]), rtol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], 0.001 * np.array([0.25, 16.0]), rtol=1e-15)
+    # bias correction makes the first step lr * sign(g)
+    np.testing.assert_allclose(p.data, [1.0 - 0.1, -2.0 - 0.1], rtol=1e-7)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda p: optim.Adagrad(p, weight_decay=0.1),
+    lambda p: optim.RMSprop(p, momentum=0.9, weight_decay=0.1),
+    lambda p: optim.Adam(p, weight_decay=0.1),
+    lambda p: optim.AdamW(p, weight_decay=0.1),
+])
+def test_parameters_without_gradient_are_skipped(make):
+    """No decay and no momentum for a parameter whose .grad is None."""
+    params = make_params()
+    opt = make(params)
+    train(opt, params, steps=2)
+    before = values(params)
+    state_before = {k: (v.copy() if hasattr(v, "copy") else v) for k, v in opt.state[params[0]].items()}
+    opt.zero_grad()
+    opt.step()  # every .grad is None
+    for p, old in zip(params, before):
+        np.testing.assert_array_equal(p.data, old)
+    for key, value in state_before.items():
+        np.testing.assert_array_equal(opt.state[params[0]][key], value)
+
+
+def test_float32_parameters_and_state_stay_float32():
+    for make in (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+                 lambda p: optim.Adagrad(p, lr_decay=0.1, weight_decay=0.1),
+                 lambda p: optim.RMSprop(p, momentum=0.9, centered=True, weight_decay=0.1),
+                 lambda p: optim.AdamW(p, amsgrad=True)):
+        params = make_params(dtype=tl.float32)
+        opt = make(params)
+        train(opt, params, steps=2)
+        assert all(p.dtype == np.float32 for p in params)
+        assert all(v.dtype == np.float32 for p in params for v in opt.state.get(p, {}).values()
+                   if hasattr(v, "dtype"))
+
+
+def test_step_with_closure_returns_its_loss():
+    params = make_params()
+    _, x, y = cases.make_problem()
+    x, y = tl.tensor(x, dtype=tl.float64), tl.tensor(y, dtype=tl.float64)
+    opt = optim.SGD(params, lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = cases.mlp_loss(params, x, y)
+        loss.backward()
+        return loss
+
+    first = opt.step(closure).item()
+    assert opt.step(closure).item() < first
+
+
+# -- zero_grad ---------------------------------------------------------------------------------
+def test_zero_grad_sets_none_by_default_or_zeros():
+    params = make_params()
+    opt = optim.SGD(params, lr=0.1)
+    train(opt, params, steps=1)
+    opt.zero_grad(set_to_none=False)
+    assert all(p.grad is None for p in params[-1:])  # the unused parameter never had one
+    for p in params[:-1]:
+        np.testing.assert_array_equal(p.grad.data, np.zeros(p.shape))
+    opt.zero_grad()
+    assert all(p.grad is None for p in params)
+
+
+def test_zero_grad_does_not_write_into_a_shared_gradient_array():
+    a = tl.tensor([1.0], requires_grad=True)
+    shared = np.array([5.0], dtype=np.float32)
+    a.grad = tl.Tensor(shared)
+    optim.SGD([a]).zero_grad(set_to_none=False)
+    assert a.grad.data[0] == 0 and shared[0] == 5.0
+
+
+# -- state_dict -------------------------------------------------------------------------------
+def test_state_dict_has_pytorch_layout():
+    params = make_params()
+    opt = cases.build_optimizer(optim, "adam_groups", params)
+    train(opt, params, steps=2)
+    sd = opt.state_dict()
+    assert set(sd) == {"state", "param_groups"}
+    assert [g["params"] for g in sd["param_groups"]] == [[0, 1, 2], [3, 4]]  # numbered in group order
+    assert sd["param_groups"][0]["lr"] == 0.003 and sd["param_groups"][1]["betas"] == (0.5, 0.9)
+    assert sorted(sd["state"]) == [0, 1, 3, 4]  # W1, b1, W2, b2; `unused` (number 2) never stepped
+    assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+
+
+def test_state_dict_is_a_snapshot():
+    params = make_params()
+    opt = optim.SGD(params, lr=0.1, momentum=0.9)
+    train(opt, params, steps=1)
+    sd = opt.state_dict()
+    saved = sd["state"][0]["momentum_buffer"].copy()
+    train(opt, params, steps=1)
+    np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"], saved)
+
+
+@pytest.mark.parametrize("case", ["sgd_groups", "adagrad_all", "rmsprop_all", "adam_groups", "adamw_amsgrad_wd"])
+def test_resuming_from_a_state_dict_gives_the_same_steps(case):
+    params = make_params()
+    opt = cases.build_optimizer(optim, case, params)
+    train(opt, params, steps=10)
+    saved_params, saved_state = values(params), opt.state_dict()
+    train(opt, params, steps=10)
+    expected = values(params)
+
+    resumed = [tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in saved_params]
+    opt2 = cases.build_optimizer(optim, case, resumed)
+    for group in opt2.param_groups:
+        group["lr"] = 123.0  # the state_dict's hyper-parameters must win
+    opt2.load_state_dict(saved_state)
+    train(opt2, resumed, steps=10)
+    for p, e in zip(resumed, expected):
+        np.testing.assert_array_equal(p.data, e)
+
+
+def test_loaded_state_is_copied_and_cast_to_the_parameter_dtype():
+    params = make_params()
+    opt = optim.Adam(params)
+    train(opt, params, steps=1)
+    sd = opt.state_dict()
+    params32 = make_params(dtype=tl.float32)
+    opt32 = optim.Adam(params32)
+    opt32.load_state_dict(sd)
+    assert opt32.state[params32[0]]["exp_avg"].dtype == np.float32
+    opt32.state[params32[0]]["exp_avg"][...] = 0
+    assert np.any(sd["state"][0]["exp_avg"] != 0)
+
+
+def _wrong_group_count(sd):
+    sd["param_groups"].append(dict(sd["param_groups"][0], params=[]))
+
+
+def _wrong_group_size(sd):
+    sd["param_groups"][0]["params"] = sd["param_groups"][0]["params"][:-1]
+
+
+def _wrong_shape(sd):
+    sd["state"][1]["exp_avg"] = np.zeros((7,))
+
+
+def _unknown_index(sd):
+    sd["state"][99] = sd["state"][0]
+
+
+@pytest.mark.parametrize("corrupt, message", [
+    (_wrong_group_count, "2 parameter groups, this optimizer has 1"),
+    (_wrong_group_size, "parameter group 0 has 4 parameters in the state_dict, 5 in this optimizer"),
+    (_wrong_shape, "state 'exp_avg' of parameter 1 has shape (7,), the parameter has shape (6,)"),
+    (_unknown_index, "state for parameter 99"),
+])
+def test_mismatched_state_dict_raises_and_leaves_the_optimizer_unchanged(corrupt, message):
+    params = make_params()
+    opt = optim.Adam(params, lr=0.01)
+    train(opt, params, steps=2)
+    sd = opt.state_dict()
+    corrupt(sd)
+    for group in sd["param_groups"]:
+        group["lr"] = 99.0
+    before = opt.state_dict()
+    with pytest.raises(ValueError) as err:
+        opt.load_state_dict(sd)
+    assert message in str(err.value)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for index, buffers in before["state"].items():
+        for key, value in buffers.items():
+            np.testing.assert_array_equal(after["state"][index][key], value)
+
+
+# -- add_param_group and constructor errors --------------------------------------------------------
+def test_add_param_group_fills_defaults_and_trains_the_new_parameters():
+    params = make_params()
+    opt = optim.Adam(params[:2], lr=0.01)
+    opt.add_param_group({"params": params[2:4], "lr": 0.1})
+    assert opt.param_groups[1]["lr"] == 0.1 and opt.param_groups[1]["betas"] == (0.9, 0.999)
+    before = values(params)
+    train(opt, params, steps=1)
+    assert all(np.any(p.data != b) for p, b in zip(params[:4], before[:4]))
+
+
+@pytest.mark.parametrize("build, error, message", [
+    (lambda p: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
+    (lambda p: optim.SGD(p[0], lr=0.1), TypeError, "single Tensor"),
+    (lambda p: optim.SGD([p[0], np.zeros(3)], lr=0.1), TypeError, "ndarray"),
+    (lambda p: optim.SGD({p[0]}, lr=0.1), TypeError, "got a set"),
+    (lambda p: optim.SGD([p[0], p[0]], lr=0.1), ValueError, "same parameter twice"),
+    (lambda p: optim.SGD([{"params": [p[0]]}, {"params": [p[0], p[1]]}], lr=0.1), ValueError,
+     "more than one parameter group"),
+    (lambda p: optim.SGD([p[0] * 2], lr=0.1), ValueError, "non-leaf"),
+    (lambda p: optim.SGD([{"lr": 0.1}]), ValueError, "'params' entry"),
+    (lambda p: optim.LBFGS([{"params": [p[0]]}, {"params": [p[1]]}]), ValueError, "parameter groups"),
+])
+def test_bad_parameter_lists_fail_clearly(build, error, message):
+    with pytest.raises(error, match=message):
+        build(make_params())
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda p: optim.SGD(p, lr=-0.1), "invalid lr=-0.1"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), "invalid momentum=-0.5"),
+    (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1e-4), "invalid weight_decay=-0.0001"),
+    (lambda p: optim.SGD(p, lr=0.1, nesterov=True), "nesterov=True needs momentum > 0 .* momentum=0,"),
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
+    (lambda p: optim.SGD([{"params": p, "lr": -1.0}], lr=0.1), "invalid lr=-1.0"),
+    (lambda p: optim.Adagrad(p, lr_decay=-0.1), "invalid lr_decay=-0.1"),
+    (lambda p: optim.Adagrad(p, initial_accumulator_value=-1), "invalid initial_accumulator_value=-1"),
+    (lambda p: optim.Adagrad(p, eps=-1e-10), "invalid eps=-1e-10"),
+    (lambda p: optim.RMSprop(p, alpha=-0.5), "invalid alpha=-0.5"),
+    (lambda p: optim.RMSprop(p, momentum=-0.1), "invalid momentum=-0.1"),
+    (lambda p: optim.RMSprop(p, eps=float("nan")), "invalid eps=nan"),
+    (lambda p: optim.Adam(p, betas=(1.0, 0.999)), "beta parameter at index 0: 1.0"),
+    (lambda p: optim.Adam(p, betas=(0.9, -0.1)), "beta parameter at index 1: -0.1"),
+    (lambda p: optim.Adam(p, betas=(0.9,)), "betas must be a pair"),
+    (lambda p: optim.Adam(p, eps=-1.0), "invalid eps=-1.0"),
+    (lambda p: optim.AdamW(p, weight_decay=-0.01), "AdamW: invalid weight_decay=-0.01"),
+    (lambda p: optim.AdamW([{"params": p, "betas": (0.9, 1.5)}]), "AdamW: invalid beta parameter at index 1"),
+    (lambda p: optim.LBFGS(p, lr=-1), "invalid lr=-1"),
+    (lambda p: optim.LBFGS(p, history_size=0), "invalid history_size=0"),
+    (lambda p: optim.LBFGS(p, line_search_fn="wolfe"), "line_search_fn must be None or 'strong_wolfe'"),
+])
+def test_invalid_hyperparameters_name_the_value(build, message):
+    with pytest.raises(ValueError, match=message):
+        build(make_params())
+
+
+# -- clip_grad_norm_ ----------------------------------------------------------------------------
+def test_clip_grad_norm_scales_all_gradients_by_one_factor():
+    a = tl.tensor([0.0, 0.0], dtype=tl.float64, requires_grad=True)
+    b = tl.tensor([0.0], dtype=tl.float64, requires_grad=True)
+    frozen = tl.tensor([0.0], dtype=tl.float64, requires_grad=True)  # no gradient: ignored
+    a.grad, b.grad = tl.tensor([3.0, 4.0], dtype=tl.float64), tl.tensor([12.0], dtype=tl.float64)
+    total = optim.clip_grad_norm_([a, b, frozen], max_norm=6.5)
+    assert total.item() == 13.0
+    scale = 6.5 / (13.0 + 1e-6)
+    np.testing.assert_allclose(a.grad.data, [3 * scale, 4 * scale], rtol=1e-15)
+    np.testing.assert_allclose(b.grad.data, [12 * scale], rtol=1e-15)
+    assert frozen.grad is None
+
+
+def test_clip_grad_norm_leaves_small_gradients_and_handles_inf_norm():
+    a = tl.tensor([0.0, 0.0], dtype=tl.float64, requires_grad=True)
+    a.grad = tl.tensor([3.0, -4.0], dtype=tl.float64)
+    assert optim.clip_grad_norm_(a, max_norm=10.0).item() == 5.0
+    np.testing.assert_array_equal(a.grad.data, [3.0, -4.0])
+    assert optim.clip_grad_norm_(a, max_norm=1.0, norm_type="inf").item() == 4.0
+    np.testing.assert_allclose(a.grad.data, [3.0 / (4 + 1e-6), -4.0 / (4 + 1e-6)], rtol=1e-15)
+    assert optim.clip_grad_norm_([tl.tensor([1.0], requires_grad=True)], 1.0).item() == 0.0
+
+
+def test_clip_grad_norm_can_refuse_non_finite_norms():
+    a = tl.tensor([0.0], dtype=tl.float64, requires_grad=True)
+    a.grad = tl.tensor([np.inf], dtype=tl.float64)
+    with pytest.raises(RuntimeError, match="total norm .* is inf"):
+        optim.clip_grad_norm_(a, 1.0, error_if_nonfinite=True)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+def test_clip_grad_norm_matches_live_pytorch(norm_type):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    grads = [rng.normal(size=s) for s in [(3, 4), (4,), (2, 2, 2)]]
+    ours = [tl.tensor(np.zeros_like(g), dtype=tl.float64, requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, q, g in zip(ours, theirs, grads):
+        p.grad, q.grad = tl.tensor(g, dtype=tl.float64), torch.tensor(g)
+    total = optim.clip_grad_norm_(ours, max_norm=0.5, norm_type=norm_type).item()
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm=0.5, norm_type=norm_type).item()
+    assert abs(total - expected) <= 1e-14 * expected
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-14)
+
+
+# -- GPU ----------------------------------------------------------------------------------------
+@pytest.mark.gpu
+@pytest.mark.skipif(not tl.backend.cuda_available(), reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("case", ["sgd_groups", "adagrad_all", "rmsprop_all", "adam_groups", "adamw_amsgrad_wd"])
+def test_the_same_steps_on_the_gpu(case):
+    cpu, gpu = make_params(), make_params(device="cuda")
+    for params in (cpu, gpu):
+        opt = cases.build_optimizer(optim, case, params)
+        train(opt, params, steps=20)
+        optim.clip_grad_norm_(params, max_norm=0.1)
+        opt.step()
+    assert all(p.device == "cuda" for p in gpu)
+    assert all(tl.backend.device_of(v) == "cuda" for p in gpu for v in opt.state.get(p, {}).values()
+               if tl.backend.is_array(v))
+    for p, q in zip(cpu, gpu):
+        np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-10, atol=1e-12)
