@@ -4,7 +4,7 @@
 ``tl.optim`` and the others are subpackages. Importing minitl loads NumPy
 and nothing heavier: plotting, image libraries and CuPy load only when used.
 """
-from minitl import cuda, ops, optim, testing
+from minitl import cuda, nn, ops, optim, testing
 from minitl.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from minitl.creation import (arange, float32, float64, full, int64, ones, ones_like, rand, randn, tensor,
                              zeros, zeros_like)

@@ -1,0 +1,116 @@
+"""Parameter initialisation, in place, as ``torch.nn.init``.
+
+Each function overwrites ``tensor.data`` with values drawn from
+``minitl.random`` (so ``tl.manual_seed`` makes them repeatable) and returns
+the tensor. The scaled ones use the fans of a weight of shape
+(out, in, *kernel): with r = product of the kernel dimensions,
+
+    fan_in = in * r        fan_out = out * r
+
+Xavier/Glorot (keep the variance of activations and gradients about equal
+for a layer with gain g):  std = g * sqrt(2 / (fan_in + fan_out))
+Kaiming/He (keep the variance of the forward pass, mode='fan_in', or the
+backward pass, mode='fan_out'):  std = g / sqrt(fan)
+A uniform U(-b, b) has std b / sqrt(3), so the uniform versions use b = sqrt(3) * std.
+"""
+import math
+
+from minitl import random
+
+
+def calculate_gain(nonlinearity, param=None):
+    """The factor g that keeps activations at unit scale after `nonlinearity` (PyTorch's table).
+
+    linear, conv*, sigmoid: 1;  tanh: 5/3;  relu: sqrt(2);
+    leaky_relu with slope a (default 0.01): sqrt(2 / (1 + a**2));  selu: 3/4.
+    """
+    if nonlinearity in ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                        "conv_transpose3d", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        if isinstance(slope, bool) or not isinstance(slope, (int, float)):
+            raise ValueError(f"negative_slope {slope!r} is not a valid number")
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"unsupported nonlinearity {nonlinearity!r}")
+
+
+def calculate_fan_in_and_fan_out(tensor):
+    """(fan_in, fan_out) of a weight shaped (out, in, *kernel); PyTorch's ``_calculate_fan_in_and_fan_out``."""
+    if tensor.ndim < 2:
+        raise ValueError(f"fan in and fan out need a tensor with at least 2 dimensions, "
+                         f"got shape {tuple(tensor.shape)}")
+    receptive_field = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
+
+
+def _fill(tensor, values):
+    tensor.data[...] = values
+    return tensor
+
+
+def uniform_(tensor, a=0.0, b=1.0):
+    """Fill with samples from U(a, b)."""
+    return _fill(tensor, random.uniform(tensor.shape, a, b, dtype=tensor.dtype, device=tensor.device))
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    """Fill with samples from N(mean, std**2)."""
+    return _fill(tensor, random.normal(tensor.shape, mean, std, dtype=tensor.dtype, device=tensor.device))
+
+
+def constant_(tensor, val):
+    return _fill(tensor, val)
+
+
+def zeros_(tensor):
+    return _fill(tensor, 0)
+
+
+def ones_(tensor):
+    return _fill(tensor, 1)
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    """U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    """N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def _kaiming_std(tensor, a, mode, nonlinearity):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
+
+
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """U(-b, b) with b = sqrt(3) * gain / sqrt(fan); `a` is the leaky_relu slope used for the gain.
+
+    PyTorch's default Linear/Conv weight is kaiming_uniform_(w, a=sqrt(5)):
+    gain = sqrt(2 / 6), so b = sqrt(3) * sqrt(1/3) / sqrt(fan_in) = 1 / sqrt(fan_in).
+    """
+    if tensor.numel() == 0:  # nothing to fill, and the fan would be 0
+        return tensor
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+    """N(0, std**2) with std = gain / sqrt(fan)."""
+    if tensor.numel() == 0:
+        return tensor
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))

@@ -1,0 +1,297 @@
+"""Layers: thin Modules that hold parameters and settings and call ``minitl.nn.functional``.
+
+Signatures, defaults, initialisation and printed form are PyTorch's, so a
+model written for ``torch.nn`` reads (and loads weights) the same here. Each
+layer takes ``device=None, dtype=None`` for its parameters (float32 on the
+CPU by default).
+"""
+import math
+
+from minitl import creation
+from minitl.nn import functional as F
+from minitl.nn import init
+from minitl.nn.module import Module, Parameter
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _empty_parameter(shape, device, dtype):
+    """A Parameter of `shape` to be filled by an initialiser (zeros until then)."""
+    return Parameter(creation.zeros(shape, dtype=dtype, device=device))
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for a removed classifier head)."""
+
+    def forward(self, x):
+        return x
+
+
+# -- layers with weights --------------------------------------------------------
+class Linear(Module):
+    """y = x W^T + b with W of shape (out_features, in_features).
+
+    PyTorch's initialisation: W and b from U(-1/sqrt(in_features), 1/sqrt(in_features)).
+    """
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = _empty_parameter((out_features, in_features), device, dtype)
+        self.register_parameter("bias", _empty_parameter((out_features,), device, dtype) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Conv2d(Module):
+    """2-D cross-correlation over (N, C_in, H, W) with weight (C_out, C_in / groups, kH, kW).
+
+    Output size per spatial dim: floor((size + 2 padding - dilation (k - 1) - 1) / stride) + 1.
+    PyTorch's initialisation, with fan_in = C_in / groups * kH * kW:
+    weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, device=None, dtype=None):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                             f"divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
+        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.weight = _empty_parameter((out_channels, in_channels // groups, *self.kernel_size), device, dtype)
+        self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+def _reset_weight_and_bias(weight, bias):
+    """PyTorch's default for Linear and Conv: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)), for both."""
+    init.kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = init.calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        init.uniform_(bias, -bound, bound)
+
+
+class _BatchNorm(Module):
+    """Normalise each channel (dim 1) by batch statistics while training, running ones in eval.
+
+        y = (x - mean) / sqrt(var + eps) * weight + bias
+
+    Training: mean and (biased) var over every dim but 1; the running
+    estimates move by running = (1 - momentum) running + momentum batch_stat,
+    the variance entering them unbiased (n / (n - 1)), as in PyTorch.
+    momentum=None uses the cumulative average (momentum = 1 / batches seen).
+    Eval: the running estimates are used. With track_running_stats=False
+    there are none and batch statistics are used in both modes.
+    affine=False drops weight and bias; bias=False (keyword, new in PyTorch 2.x) drops only bias.
+    """
+    _expected_ndims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None, *, bias=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        weight = Parameter(creation.ones(num_features, dtype=dtype, device=device)) if affine else None
+        self.register_parameter("weight", weight)
+        bias = Parameter(creation.zeros(num_features, dtype=dtype, device=device)) if affine and bias else None
+        self.register_parameter("bias", bias)
+        if track_running_stats:
+            self.register_buffer("running_mean", creation.zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer("running_var", creation.ones(num_features, dtype=dtype, device=device))
+            self.register_buffer("num_batches_tracked",
+                                 creation.zeros((), dtype=creation.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        if x.ndim not in self._expected_ndims:
+            expected = " or ".join(f"{n}D" for n in self._expected_ndims)
+            raise ValueError(f"{type(self).__name__}: expected {expected} input (got {x.ndim}D input "
+                             f"of shape {tuple(x.shape)})")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}({self.num_features}): expected {self.num_features} "
+                             f"channels in dim 1, got input of shape {tuple(x.shape)}")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # cumulative average of all batches so far
+                momentum = 1.0 / self.num_batches_tracked.item()
+        # Batch statistics while training, and in eval when there are no running ones.
+        use_batch_stats = self.training or self.running_mean is None
+        running_mean = self.running_mean.data if self.running_mean is not None else None
+        running_var = self.running_var.data if self.running_var is not None else None
+        return F.batch_norm(x, running_mean, running_var, self.weight, self.bias, training=use_batch_stats,
+                            momentum=momentum, eps=self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) inputs."""
+    _expected_ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) inputs, per channel over N, H and W."""
+    _expected_ndims = (4,)
+
+
+# -- pooling ------------------------------------------------------------------------
+class MaxPool2d(Module):
+    """Maximum over each kernel_size window, moved by stride (default: kernel_size), after -inf padding."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        # PyTorch prints dilation and ceil_mode too; these are the values this layer always uses.
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation=1, ceil_mode=False")
+
+
+class AvgPool2d(Module):
+    """Mean over each kernel_size window, moved by stride (default: kernel_size); zero padding counts."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Mean pooling to a fixed output_size (int or (H, W)) whatever the input size."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+# -- dropout ------------------------------------------------------------------------
+class _Dropout(Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace=False"
+
+
+class Dropout(_Dropout):
+    """Training: zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout,
+    so the expected value is unchanged and eval needs no rescaling). Eval: identity."""
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+
+class Dropout2d(_Dropout):
+    """Like Dropout, but zeroes whole channels (x[n, c, :, :]) at once."""
+
+    def forward(self, x):
+        return F.dropout2d(x, self.p, self.training)
+
+
+# -- activations and reshaping --------------------------------------------------------
+class ReLU(Module):
+    """max(x, 0)."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """x if x > 0 else negative_slope * x."""
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x))."""
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x)."""
+
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
