@@ -1,0 +1,77 @@
+"""The functional layer's cases, written once for minitl and PyTorch.
+
+Each case is (name, fn, inputs): fn(lib, *tensors) where `lib` has
+`F` (minitl.nn.functional or torch.nn.functional), `tensor(array)` (a
+constant tensor: integer targets) and `stats(array)` (a fresh running
+statistic: a NumPy array for minitl, a tensor for torch). Inputs are
+float64 arrays made from a seed, except the constants the fn builds itself.
+"""
+import numpy as np
+
+TARGETS = np.array([2, 0, 4, 1, 4, 3])
+STATS_MEAN = np.array([0.1, -0.2, 0.3])
+STATS_VAR = np.array([0.5, 1.5, 2.0])
+
+
+def conv(stride=1, padding=0, dilation=1, groups=1, bias=True):
+    if bias:
+        return lambda lib, x, w, b: lib.F.conv2d(x, w, b, stride, padding, dilation, groups)
+    return lambda lib, x, w: lib.F.conv2d(x, w, None, stride, padding, dilation, groups)
+
+
+def batch_norm(training, affine=True, stats=True):
+    def run(lib, x, *affine_params):
+        mean = lib.stats(STATS_MEAN) if stats else None
+        var = lib.stats(STATS_VAR) if stats else None
+        y = lib.F.batch_norm(x, mean, var, *affine_params, training=training, momentum=0.1, eps=1e-5)
+        return y
+    return run
+
+
+NN_CASES = [
+    ("linear", lambda lib, x, w, b: lib.F.linear(x, w, b), [(4, 5), (3, 5), (3,)]),
+    ("linear_3d_no_bias", lambda lib, x, w: lib.F.linear(x, w), [(2, 4, 5), (3, 5)]),
+    ("conv_basic", conv(), [(2, 3, 6, 5), (4, 3, 3, 3), (4,)]),
+    ("conv_stride2_pad1", conv(stride=2, padding=1), [(2, 2, 7, 6), (3, 2, 3, 3), (3,)]),
+    ("conv_rect_kernel_pad2", conv(padding=(2, 1)), [(1, 2, 5, 5), (2, 2, 3, 2), (2,)]),
+    ("conv_dilation2", conv(dilation=2, padding=2), [(2, 2, 7, 7), (3, 2, 3, 3), (3,)]),
+    ("conv_groups2_no_bias", conv(groups=2, bias=False), [(2, 4, 5, 5), (6, 2, 3, 3)]),
+    ("conv_depthwise", conv(groups=3, padding=1, stride=(1, 2)), [(2, 3, 5, 6), (3, 1, 3, 3), (3,)]),
+    ("conv_1x1_stride2", conv(stride=2), [(1, 3, 5, 5), (2, 3, 1, 1), (2,)]),
+    ("max_pool_2", lambda lib, x: lib.F.max_pool2d(x, 2), [(2, 3, 6, 4)]),
+    ("max_pool_3_stride2_pad1", lambda lib, x: lib.F.max_pool2d(x, 3, 2, 1), [(2, 2, 7, 6)]),
+    ("max_pool_odd_size", lambda lib, x: lib.F.max_pool2d(x, 2), [(1, 2, 5, 7)]),
+    ("avg_pool_2", lambda lib, x: lib.F.avg_pool2d(x, 2), [(2, 3, 6, 4)]),
+    ("avg_pool_3_stride2_pad1", lambda lib, x: lib.F.avg_pool2d(x, 3, 2, 1), [(2, 2, 7, 6)]),
+    ("avg_pool_rect", lambda lib, x: lib.F.avg_pool2d(x, (2, 3), (1, 2)), [(1, 2, 5, 7)]),
+    ("adaptive_divides", lambda lib, x: lib.F.adaptive_avg_pool2d(x, (2, 3)), [(2, 2, 4, 6)]),
+    ("adaptive_uneven", lambda lib, x: lib.F.adaptive_avg_pool2d(x, 3), [(2, 2, 5, 7)]),
+    ("adaptive_global", lambda lib, x: lib.F.adaptive_avg_pool2d(x, 1), [(2, 3, 4, 4)]),
+    ("batch_norm_train_4d", batch_norm(True), [(4, 3, 3, 2), (3,), (3,)]),
+    ("batch_norm_train_2d", batch_norm(True), [(5, 3), (3,), (3,)]),
+    ("batch_norm_train_3d_no_affine", batch_norm(True, affine=False), [(3, 3, 4)]),
+    ("batch_norm_train_no_stats", batch_norm(True, stats=False), [(4, 3, 2, 2), (3,), (3,)]),
+    ("batch_norm_eval_4d", batch_norm(False), [(2, 3, 2, 2), (3,), (3,)]),
+    ("relu", lambda lib, x: lib.F.relu(x), [(3, 4)]),
+    ("leaky_relu", lambda lib, x: lib.F.leaky_relu(x, 0.2), [(3, 4)]),
+    ("sigmoid_tanh", lambda lib, x: lib.F.tanh(lib.F.sigmoid(x)), [(3, 4)]),
+    ("softmax_dim1", lambda lib, x: lib.F.softmax(x, dim=1), [(3, 5)]),
+    ("softmax_dim0_3d", lambda lib, x: lib.F.softmax(x, dim=0), [(3, 2, 4)]),
+    ("log_softmax_last", lambda lib, x: lib.F.log_softmax(x, dim=-1), [(2, 3, 5)]),
+    ("cross_entropy_mean", lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS)), [(6, 5)]),
+    ("cross_entropy_sum", lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS), reduction="sum"), [(6, 5)]),
+    ("cross_entropy_none_smoothing",
+     lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS), reduction="none", label_smoothing=0.1), [(6, 5)]),
+    ("nll_loss", lambda lib, x: lib.F.nll_loss(lib.F.log_softmax(x, dim=1), lib.tensor(TARGETS)), [(6, 5)]),
+    ("mse_loss", lambda lib, x, t: lib.F.mse_loss(x, t), [(3, 4), (3, 4)]),
+    ("mse_loss_sum", lambda lib, x, t: lib.F.mse_loss(x, t, reduction="sum"), [(5,), (5,)]),
+    ("bce_with_logits", lambda lib, x: lib.F.binary_cross_entropy_with_logits(x, lib.tensor(TARGETS % 2 * 1.0)),
+     [(6,)]),
+    ("bce_with_logits_none",
+     lambda lib, x, t: lib.F.binary_cross_entropy_with_logits(x, t, reduction="none"), [(2, 3), (2, 3)]),
+]
+
+
+def make_inputs(shapes, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=shape) for shape in shapes]
