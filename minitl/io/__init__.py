@@ -1,0 +1,5 @@
+"""Saving and loading: minitl's .npz checkpoints and PyTorch / safetensors files."""
+from minitl.io.npz import load, save
+from minitl.io.torch_checkpoint import CheckpointError, load_torch_checkpoint
+
+__all__ = ["save", "load", "load_torch_checkpoint", "CheckpointError"]
