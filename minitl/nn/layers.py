@@ -172,38 +172,35 @@ class BatchNorm2d(_BatchNorm):
 
 
 # -- pooling ------------------------------------------------------------------------
-class MaxPool2d(Module):
-    """Maximum over each kernel_size window, moved by stride (default: kernel_size), after -inf padding."""
+class _Pool2d(Module):
+    """Shared by MaxPool2d and AvgPool2d: the window arguments, stride defaulting to the kernel size."""
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Maximum over each kernel_size window, moved by stride (default: kernel_size), after -inf padding."""
 
     def forward(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self):
         # PyTorch prints dilation and ceil_mode too; these are the values this layer always uses.
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation=1, ceil_mode=False")
+        return super().extra_repr() + ", dilation=1, ceil_mode=False"
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """Mean over each kernel_size window, moved by stride (default: kernel_size); zero padding counts."""
-
-    def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(Module):
