@@ -6,20 +6,20 @@ Shapes: x (N, C, H, W), weight (O, C/groups, kh, kw), y (N, O, OH, OW) with
 
 Forward ("im2col"): ``sliding_window_view`` gives every kh x kw window of the
 padded input as a view, without copying; striding and dilation are slices of
-that view. Laying the windows out as the rows of a matrix ``cols``
-(one row per output pixel, one column per (c, i, j)) copies the input once,
-and then all of the arithmetic is a single GEMM, which BLAS runs near the
+that view. Laying the windows out as a matrix ``cols`` per image (one row
+per (c, i, j), one column per output pixel) copies the input once, and then
+all of the arithmetic is a matrix product, which BLAS runs near the
 machine's peak:
 
     y[n, o, h, w] = sum_{c,i,j} x_pad[n, c, h sh + i dh, w sw + j dw] W[o, c, i, j]
-    Y = cols @ W_mat^T            cols: (N OH OW, C kh kw),  W_mat: (O, C kh kw)
+    Y[n] = W_mat @ cols[n]        cols[n]: (C kh kw, OH OW),  W_mat: (O, C kh kw)
 
-With groups, channels are split into `groups` independent slices and the
-GEMM becomes a batch of `groups` GEMMs.
+With groups, channels are split into `groups` independent slices, each with
+its own W_mat and cols.
 
 Backward:
-    dW_mat = dY^T @ cols                      one GEMM
-    dcols  = dY @ W_mat                       one GEMM
+    dW_mat = sum_n dY[n] @ cols[n]^T          GEMMs
+    dcols  = W_mat^T @ dY[n]                  GEMMs
     dx     = "col2im" of dcols: each window position (i, j) adds its slice
              of dcols back onto the strided pixels it was read from — a loop
              of kh kw vectorised slice-adds (np.add.at would be ~13x slower).
@@ -52,15 +52,19 @@ def windows(x_padded, kernel, stride, dilation, out_hw):
 
 
 def add_windows_back(grad_windows, padded_shape, stride, dilation):
-    """The adjoint of `windows`: sum each window's gradient back onto the pixels it viewed."""
+    """The adjoint of `windows`: sum each window's gradient back onto the pixels it viewed.
+
+    `grad_windows` is laid out (N, C, kh, kw, OH, OW), so each of the kh kw
+    slice-adds reads whole contiguous rows.
+    """
     xp = backend.get_array_module(grad_windows)
-    _, _, oh, ow, kh, kw = grad_windows.shape
+    _, _, kh, kw, oh, ow = grad_windows.shape
     (sh, sw), (dh, dw) = stride, dilation
     grad = xp.zeros(padded_shape, dtype=grad_windows.dtype)
     for i in range(kh):
         for j in range(kw):
             grad[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += \
-                grad_windows[:, :, :, :, i, j]
+                grad_windows[:, :, i, j]
     return grad
 
 
@@ -78,7 +82,7 @@ def unpad_spatial(x, padding):
 
 
 class Conv2d(Function):
-    """y = conv2d(x, W) (+ b): im2col + one (batched over groups) GEMM; see the module docstring."""
+    """y = conv2d(x, W) (+ b): im2col + one (batched) GEMM; see the module docstring."""
 
     def __init__(self, stride, padding, dilation, groups):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
@@ -92,32 +96,29 @@ class Conv2d(Function):
         ow = output_size(w, kw, self.stride[1], self.padding[1], self.dilation[1])
         x_padded = pad_spatial(x, self.padding)
         win = windows(x_padded, (kh, kw), self.stride, self.dilation, (oh, ow))
-        # cols[g, (n, oh, ow), (c, i, j)]: the one copy of the input, laid out for the GEMM.
-        cols = win.reshape(n, g, c // g, oh, ow, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
-        self.cols = xp.ascontiguousarray(cols).reshape(g, n * oh * ow, (c // g) * kh * kw)
+        # cols[n, g, (c, i, j), (h, w)]: the one copy of the input. Output pixels last keeps
+        # every copied row contiguous, and makes the product come out in NCHW order directly.
+        cols = xp.ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3))
+        self.cols = cols.reshape(n, g, (c // g) * kh * kw, oh * ow)
         self.weight_mat = weight.reshape(g, out_channels // g, -1)  # (g, O/g, C/g kh kw)
         self.shapes = x.shape, x_padded.shape, weight.shape, (oh, ow)
-        y = self.cols @ self.weight_mat.transpose(0, 2, 1)  # (g, N OH OW, O/g)
-        y = y.reshape(g, n, oh, ow, out_channels // g).transpose(1, 0, 4, 2, 3).reshape(n, out_channels, oh, ow)
+        y = (self.weight_mat @ self.cols).reshape(n, out_channels, oh, ow)  # one GEMM per image
         if bias is not None:
-            y = y + bias.reshape(1, -1, 1, 1)  # also makes y contiguous
+            y += bias.reshape(1, -1, 1, 1)
         return y
 
     def backward(self, gy):
         x_shape, padded_shape, weight_shape, (oh, ow) = self.shapes
         n, c = x_shape[:2]
         out_channels, _, kh, kw = weight_shape
-        g = self.groups
-        # dY as a matrix per group: (g, N OH OW, O/g)
-        gy_mat = gy.reshape(n, g, out_channels // g, oh, ow).transpose(1, 0, 3, 4, 2).reshape(g, n * oh * ow, -1)
+        gy_mat = gy.reshape(n, self.groups, out_channels // self.groups, oh * ow)  # (N, g, O/g, OH OW)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gcols = gy_mat @ self.weight_mat  # (g, N OH OW, C/g kh kw)
-            gwin = gcols.reshape(g, n, oh, ow, c // g, kh, kw).transpose(1, 0, 4, 2, 3, 5, 6)
-            gwin = gwin.reshape(n, c, oh, ow, kh, kw)
+            gcols = self.weight_mat.swapaxes(-1, -2) @ gy_mat  # (N, g, C/g kh kw, OH OW)
+            gwin = gcols.reshape(n, c, kh, kw, oh, ow)
             gx = unpad_spatial(add_windows_back(gwin, padded_shape, self.stride, self.dilation), self.padding)
         if self.needs_input_grad[1]:
-            gw = (gy_mat.transpose(0, 2, 1) @ self.cols).reshape(weight_shape)
+            gw = (gy_mat @ self.cols.swapaxes(-1, -2)).sum(axis=0).reshape(weight_shape)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb

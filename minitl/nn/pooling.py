@@ -41,7 +41,7 @@ class _Pool2d(Function):
         """Gradient w.r.t. the input from the gradient w.r.t. each window element."""
         if self.tiles:
             return grad_windows.transpose(0, 1, 2, 4, 3, 5).reshape(self.x_shape)
-        grad = add_windows_back(grad_windows, self.padded_shape, self.stride, (1, 1))
+        grad = add_windows_back(grad_windows.transpose(0, 1, 4, 5, 2, 3), self.padded_shape, self.stride, (1, 1))
         return unpad_spatial(grad, self.padding)
 
 
