@@ -154,7 +154,7 @@ def test_training_iterations_do_not_keep_old_arrays():
 
 
 def test_mixing_devices_names_both(monkeypatch):
-    cupy = pytest.importorskip("cupy")
+    pytest.importorskip("cupy")
     if not tl.cuda.is_available():
         pytest.skip("no GPU")
     with pytest.raises(RuntimeError, match="cpu and cuda"):

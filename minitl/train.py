@@ -1,0 +1,108 @@
+"""A training loop to watch: fit, evaluate, a per-epoch history and learning-curve plots.
+
+    history = fit(model, train_loader, optimizer, epochs=5, val_loader=val_loader)
+    plot_history(history, "curves.png")
+
+Each epoch records the mean training loss and accuracy, the validation loss
+and accuracy (when a validation loader is given) and the learning rate of
+the optimizer's last param group. A NaN or infinite loss stops training with
+an error that says the run diverged: usually the learning rate is too high.
+"""
+import math
+
+from minitl.autograd import no_grad
+from minitl.nn import functional as F
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def _progress(iterable, enabled, **options):
+    if not enabled:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, leave=False, **options)
+
+
+def evaluate(model, loader, loss_fn=F.cross_entropy, progress=False):
+    """(mean loss, accuracy) of `model` over `loader`, in eval mode and without a graph."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    try:
+        with no_grad():
+            for images, labels in _progress(loader, progress, desc="evaluate"):
+                logits = model(images)
+                total_loss += loss_fn(logits, labels).item() * len(labels)
+                correct += int((logits.argmax(dim=1) == labels).numpy().sum())
+                count += len(labels)
+    finally:
+        model.train(was_training)
+    return total_loss / count, correct / count
+
+
+def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=None, scheduler=None,
+        checkpoint=None, progress=True):
+    """Train for `epochs` epochs; return the history, a list with one dict per epoch.
+
+    `scheduler` (optional) steps once per epoch; `checkpoint` (optional path)
+    receives the model's state_dict after every epoch via ``minitl.save``.
+    """
+    history = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total_loss, correct, count = 0.0, 0, 0
+        for step, (images, labels) in enumerate(_progress(loader, progress, desc=f"epoch {epoch}/{epochs}")):
+            logits = model(images)
+            loss = loss_fn(logits, labels)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: the loss is {value}. "
+                                       "Try a lower learning rate (e.g. 10x lower).")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total_loss += value * len(labels)
+            correct += int((logits.detach().argmax(dim=1) == labels).numpy().sum())
+            count += len(labels)
+        record = {"epoch": epoch, "loss": total_loss / count, "accuracy": correct / count,
+                  "lr": optimizer.param_groups[-1]["lr"]}
+        if val_loader is not None:
+            record["val_loss"], record["val_accuracy"] = evaluate(model, val_loader, loss_fn)
+        if scheduler is not None:
+            scheduler.step()
+        if checkpoint is not None:
+            from minitl.io import save
+            save(model.state_dict(), checkpoint)
+        history.append(record)
+    return history
+
+
+def plot_history(history, path, title=None):
+    """Save learning curves (loss and accuracy per epoch, train and validation) as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")  # no screen needed
+    import matplotlib.pyplot as plt
+
+    epochs = [record["epoch"] for record in history]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label, axis in [("loss", "train", loss_axis), ("val_loss", "validation", loss_axis),
+                             ("accuracy", "train", accuracy_axis), ("val_accuracy", "validation", accuracy_axis)]:
+        if key in history[0]:
+            axis.plot(epochs, [record[key] for record in history], marker="o", label=label)
+    loss_axis.set(xlabel="epoch", ylabel="loss", title="loss")
+    accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for axis in (loss_axis, accuracy_axis):
+        axis.legend()
+        axis.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+

@@ -1,0 +1,105 @@
+"""The transfer toolkit (freeze, new head, learning-rate groups, cached features) and the training loop."""
+import numpy as np
+import pytest
+
+import minitl as tl
+from minitl import models, nn, optim, transfer
+from minitl.train import TrainingDiverged, evaluate, fit, plot_history
+
+
+def batches(n=64, features=6, classes=3, batch_size=16, seed=0):
+    """A linearly separable problem as a list of (x, y) batches."""
+    centers = np.random.default_rng(100).normal(scale=3.0, size=(classes, features))  # the same task for every seed
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, size=n)
+    x = centers[labels] + rng.normal(size=(n, features))
+    return [(tl.tensor(x[i:i + batch_size]), tl.tensor(labels[i:i + batch_size])) for i in range(0, n, batch_size)]
+
+
+def small_cnn():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5))
+
+
+def test_frozen_batchnorm_stays_in_eval_and_keeps_its_statistics():
+    tl.manual_seed(0)
+    model = small_cnn()
+    transfer.freeze(model)
+    head = transfer.replace_head(model, 2)
+    model.train()
+    assert not model[1].training and model.training and head.training
+    before = model.state_dict()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    loss = model(tl.randn(4, 3, 5, 5)).sum()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    after = model.state_dict()
+    for key in ("0.weight", "1.running_mean", "1.running_var", "1.num_batches_tracked"):
+        np.testing.assert_array_equal(after[key], before[key])
+    assert model[0].weight.grad is None and head.weight.grad is not None
+    assert not np.array_equal(after["5.weight"], before["5.weight"])
+    transfer.unfreeze(model)
+    model.train()
+    assert model[1].training and model[0].weight.requires_grad
+
+
+def test_replace_head_finds_the_last_linear_layer():
+    resnet = models.resnet20()
+    head = transfer.replace_head(resnet, 7)
+    assert resnet.linear is head and head.weight.shape == (7, 64) and head.weight.requires_grad
+    lenet = models.lenet5()
+    assert transfer.replace_head(lenet, 3) is lenet.classifier[5]
+    assert lenet(tl.randn(2, 1, 28, 28)).shape == (2, 3)
+    with pytest.raises(ValueError, match="no Linear layer"):
+        transfer.replace_head(nn.Sequential(nn.ReLU()), 2)
+
+
+def test_discriminative_groups_give_the_backbone_a_tenth():
+    model = models.lenet5()
+    head = transfer.replace_head(model, 4)
+    groups = transfer.discriminative_param_groups(model, head, lr=0.01)
+    assert groups[0]["lr"] == pytest.approx(0.001) and groups[1]["lr"] == 0.01
+    assert len(groups[1]["params"]) == 2 and len(groups[0]["params"]) == 8
+    opt = optim.SGD(groups, lr=0.01)
+    assert [g["lr"] for g in opt.param_groups] == [pytest.approx(0.001), 0.01]
+
+
+def test_extract_features_runs_the_backbone_once_without_the_head():
+    tl.manual_seed(0)
+    model = small_cnn()
+    data = [(tl.randn(3, 3, 5, 5), tl.tensor([0, 1, 2])), (tl.randn(2, 3, 5, 5), tl.tensor([1, 1]))]
+    features, labels = transfer.extract_features(model, data)
+    assert features.shape == (5, 4) and labels.tolist() == [0, 1, 2, 1, 1]
+    with tl.no_grad():
+        expected = model.eval()[:5](data[0][0]).numpy()
+    np.testing.assert_allclose(features[:3], expected, rtol=1e-6)
+    assert isinstance(model[5], nn.Linear)
+
+
+def test_fit_learns_and_records_history(tmp_path):
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    schedule = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    train, val = batches(seed=0), batches(seed=1, n=32)
+    history = fit(model, train, opt, epochs=6, val_loader=val, scheduler=schedule,
+                  checkpoint=tmp_path / "ckpt.npz", progress=False)
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6]
+    assert [r["lr"] for r in history] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
+    assert history[-1]["loss"] < history[0]["loss"] and history[-1]["accuracy"] >= 0.95
+    assert history[-1]["val_accuracy"] >= 0.9 and model.training
+    saved = tl.load(tmp_path / "ckpt.npz")
+    np.testing.assert_array_equal(saved["2.bias"], model.state_dict()["2.bias"])
+    loss, accuracy = evaluate(model, val)
+    assert accuracy == history[-1]["val_accuracy"] and loss == pytest.approx(history[-1]["val_loss"])
+    path = plot_history(history, tmp_path / "curves.png", title="test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_stops_when_the_loss_diverges():
+    model = nn.Sequential(nn.Linear(6, 3))
+    opt = optim.SGD(model.parameters(), lr=10.0)  # far too high for a squared loss: it doubles every step
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(TrainingDiverged, match="diverged at epoch .*lower learning rate"):
+        fit(model, batches(), opt, epochs=50, loss_fn=lambda out, y: (out * out).mean(), progress=False)
