@@ -1,75 +1,89 @@
 """Max, average and adaptive average pooling over the last two dimensions of NCHW input.
 
-Both poolings look at the same windows as convolution (``conv.windows``, a
-view (N, C, OH, OW, kh, kw)), with PyTorch's floor rule for the output size.
+Output size follows PyTorch's floor rule (``conv.output_size``). Both poolings
+visit the window offsets (i, j) one at a time: the "patch" at offset (i, j)
+is the strided view x_pad[:, :, i::sh, j::sw] (cropped to OH x OW), the
+value every window sees at that offset. A loop over the kh kw offsets with
+one whole-array operation each is much faster than reducing over small
+trailing axes (measured on a 64x32x32x32 input: 1.7 ms for the four
+``maximum`` calls of a 2x2 max pool, 44 ms for ``reshape(...).max(axis=(3, 5))``).
 
-Fast path: when the kernel equals the stride, there is no padding and the
-sizes divide, the windows tile the image exactly, so a plain reshape
-(N, C, OH, kh, OW, kw) gives them: no strided view, and the backward is a
-reshape back instead of a loop of slice-adds.
+max:  y = the elementwise maximum of the patches;  dx = gy at the window's
+      first maximum (PyTorch's choice among ties), 0 elsewhere. Forward keeps
+      only the offset number of that maximum (one uint8 per output).
+avg:  y = the sum of the patches / (kh kw) (padding zeros counted, PyTorch's
+      count_include_pad=True);  dx = gy / (kh kw) on every pixel of a window.
 
-max:  y = max over the window;  dx = gy at the window's first maximum
-      (PyTorch's choice among ties), 0 elsewhere.
-avg:  y = sum over the window / (kh kw) (padding zeros counted, PyTorch's
-      count_include_pad=True);  dx = gy / (kh kw) on every pixel of the window.
+Fast path in backward: when windows do not overlap (stride >= kernel, e.g.
+the usual kernel == stride), each pixel belongs to at most one patch, so
+gradients are written into place instead of added.
 """
 from minitl import backend
 from minitl.autograd import Function
-from minitl.nn.conv import add_windows_back, output_size, pad_spatial, pair, unpad_spatial, windows
+from minitl.nn.conv import output_size, pad_spatial, pair, unpad_spatial
 from minitl.ops.shape import getitem, stack
 
 
 class _Pool2d(Function):
-    """Shared by max and average pooling: window extraction and the gradient's way back."""
+    """Shared by max and average pooling: the patches, and sending gradients back through them."""
 
     def __init__(self, kernel, stride, padding):
         self.kernel, self.stride, self.padding = kernel, stride, padding
 
-    def _windows(self, x, pad_value):
+    def _patches(self, x, pad_value):
+        """The padded input's patches, one per window offset, row by row (strided views, no copies)."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        n, c, h, w = x.shape
-        oh, ow = output_size(h, kh, sh, ph), output_size(w, kw, sw, pw)
-        self.x_shape = x.shape
-        self.tiles = (kh, kw) == (sh, sw) and ph == pw == 0 and h % kh == 0 and w % kw == 0
-        if self.tiles:  # fast path: a reshape, viewed as (N, C, OH, OW, kh, kw)
-            return x.reshape(n, c, oh, kh, ow, kw).transpose(0, 1, 2, 4, 3, 5)
+        oh, ow = output_size(x.shape[2], kh, sh, ph), output_size(x.shape[3], kw, sw, pw)
         x_padded = pad_spatial(x, self.padding, pad_value)
         self.padded_shape = x_padded.shape
-        return windows(x_padded, self.kernel, self.stride, (1, 1), (oh, ow))
+        self.indices = [(slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
+                         slice(j, j + sw * (ow - 1) + 1, sw)) for i in range(kh) for j in range(kw)]
+        return [x_padded[index] for index in self.indices]
 
-    def _to_input(self, grad_windows):
-        """Gradient w.r.t. the input from the gradient w.r.t. each window element."""
-        if self.tiles:
-            return grad_windows.transpose(0, 1, 2, 4, 3, 5).reshape(self.x_shape)
-        grad = add_windows_back(grad_windows.transpose(0, 1, 4, 5, 2, 3), self.padded_shape, self.stride, (1, 1))
+    def _scatter(self, gy, patch_grad):
+        """dx from the gradient of each patch, ``patch_grad(offset)``: the adjoint of taking the patches."""
+        xp = backend.get_array_module(gy)
+        grad = xp.zeros(self.padded_shape, dtype=gy.dtype)
+        overlapping = any(s < k for s, k in zip(self.stride, self.kernel))
+        for offset, index in enumerate(self.indices):
+            if overlapping:
+                grad[index] += patch_grad(offset)
+            else:  # fast path: each pixel is in one patch at most
+                grad[index] = patch_grad(offset)
         return unpad_spatial(grad, self.padding)
 
 
 class MaxPool2d(_Pool2d):
     def forward(self, x):
         xp = backend.get_array_module(x)
-        win = self._windows(x, -xp.inf)
-        flat = win.reshape(win.shape[:4] + (-1,))  # (N, C, OH, OW, kh kw)
-        self.argmax = flat.argmax(axis=-1)[..., None]  # first maximum, as PyTorch
-        return xp.take_along_axis(flat, self.argmax, axis=-1)[..., 0]
+        patches = self._patches(x, -xp.inf)
+        y = patches[0].copy()
+        for patch in patches[1:]:
+            xp.maximum(y, patch, out=y)
+        # Offset number of the first patch holding the maximum (ties go to the earliest, as in PyTorch).
+        self.argmax = xp.zeros(y.shape, dtype=xp.uint8)
+        not_found = xp.ones(y.shape, dtype=bool)
+        for offset, patch in enumerate(patches):
+            hit = (patch == y) & not_found
+            not_found ^= hit
+            self.argmax += hit.astype(xp.uint8) * offset
+        return y
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        kh, kw = self.kernel
-        grad_flat = xp.zeros(gy.shape + (kh * kw,), dtype=gy.dtype)
-        xp.put_along_axis(grad_flat, self.argmax, gy[..., None], axis=-1)
-        return (self._to_input(grad_flat.reshape(gy.shape + (kh, kw))),)
+        return (self._scatter(gy, lambda offset: gy * (self.argmax == offset)),)
 
 
 class AvgPool2d(_Pool2d):
     def forward(self, x):
-        return self._windows(x, 0).mean(axis=(4, 5))
+        patches = self._patches(x, 0)
+        total = patches[0].copy()
+        for patch in patches[1:]:
+            total += patch
+        return total / len(patches)
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        kh, kw = self.kernel
-        share = gy / (kh * kw)
-        return (self._to_input(xp.broadcast_to(share[..., None, None], gy.shape + (kh, kw))),)
+        share = gy / len(self.indices)
+        return (self._scatter(gy, lambda offset: share),)
 
 
 def _pool_arguments(x, kernel_size, stride, padding, name):
