@@ -1,4 +1,4 @@
-"""Command line: ``python -m minitl convert CHECKPOINT -o OUT.npz [--arch NAME]``.
+"""Command line: ``python -m minitl convert CHECKPOINT -o OUT.npz [--arch NAME]`` and ``python -m minitl bench``.
 
 convert: read a PyTorch checkpoint (.pt/.pth/.th, zip or legacy) or a
 .safetensors file without torch, clean its names (``module.`` prefixes),
@@ -40,7 +40,14 @@ def main(argv=None):
     converter.add_argument("-o", "--output", required=True, help="the .npz to write")
     converter.add_argument("--arch", help="verify by loading into this architecture (e.g. resnet20)")
     converter.add_argument("--num-classes", type=int, default=None, help="classes of the verifying model")
-    args = parser.parse_args(argv)
+    commands.add_parser("bench", help="speed against PyTorch CPU (see python -m minitl bench --help)",
+                        add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "bench":
+        from minitl import bench
+        return bench.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         convert(args)
     except (ValueError, RuntimeError, OSError) as err:

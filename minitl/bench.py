@@ -1,0 +1,256 @@
+"""``python -m minitl bench``: how fast minitl trains, next to PyTorch on the same CPU.
+
+Workloads (float32, SGD with momentum 0.9):
+  cnn-s train       CNN-S (conv3x3 3->32, ReLU, maxpool 2, conv3x3 32->64, ReLU, maxpool 2,
+                    flatten, linear 4096->128, ReLU, linear 128->10), batch 64 of 3x32x32
+  resnet20 train    the CIFAR ResNet-20, batch 64
+  resnet20 infer    the ResNet-20 in eval mode without a graph, batch 256
+
+Each workload runs in a fresh Python process (so peak memory is its own):
+warm-up steps, then the median of timed repeats. When torch is importable,
+the same models run in PyTorch with the same number of threads, and the
+table gives minitl / PyTorch. A per-layer-type breakdown (from cProfile's
+own time per function, grouped by the file that defines it) shows where
+minitl's train step spends its time.
+"""
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+WORKLOADS = ("cnn-s train", "resnet20 train", "resnet20 infer")
+
+
+def _rss_mb():
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _median_time(step, warmup, repeats):
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# -- minitl ------------------------------------------------------------------------------
+def _minitl_step(workload):
+    import minitl as tl
+    from minitl import models, nn, optim
+    from minitl.nn import functional as F
+
+    tl.manual_seed(0)
+    if workload.startswith("cnn-s"):
+        model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(4096, 128), nn.ReLU(), nn.Linear(128, 10))
+    else:
+        model = models.resnet20()
+    batch = 256 if workload.endswith("infer") else 64
+    x, y = tl.randn(batch, 3, 32, 32), tl.tensor(list(range(10)) * (batch // 10) + list(range(batch % 10)))
+    if workload.endswith("infer"):
+        model.eval()
+
+        def step():
+            with tl.no_grad():
+                model(x)
+        return step
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+# Entry points whose cumulative time is a part of the engine: (file ending, function) -> part.
+PARTS = {
+    ("nn/conv.py", "forward"): "conv forward", ("nn/conv.py", "backward"): "conv backward",
+    ("nn/normalization.py", "batch_norm"): "batchnorm", ("nn/normalization.py", "backward"): "batchnorm",
+    ("nn/pooling.py", "forward"): "pooling", ("nn/pooling.py", "backward"): "pooling",
+    ("optim/optimizer.py", "step"): "optimizer",
+}
+
+
+def _breakdown(step):
+    """Seconds of one step per part of the engine; 'other' is the rest (ReLU, linear, loss, autograd...)."""
+    profile = cProfile.Profile()
+    profile.runcall(step)
+    stats = pstats.Stats(profile)
+    totals = {}
+    for (filename, _, function), row in stats.stats.items():
+        for (ending, name), part in PARTS.items():
+            if filename.replace(os.sep, "/").endswith(ending) and function == name:
+                totals[part] = totals.get(part, 0.0) + row[3]  # row[3]: time including what it calls
+    totals["other"] = stats.total_tt - sum(totals.values())
+    return totals
+
+
+# -- PyTorch -----------------------------------------------------------------------------
+def _torch_step(workload):
+    import torch
+    import torch.nn as tnn
+
+    torch.manual_seed(0)
+    if workload.startswith("cnn-s"):
+        model = tnn.Sequential(tnn.Conv2d(3, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
+                               tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+                               tnn.Linear(4096, 128), tnn.ReLU(), tnn.Linear(128, 10))
+    else:
+        # The same ResNet-20 built from minitl's definition, with the weights copied over.
+        from minitl import models
+        model = _torch_resnet20(models.resnet20())
+    batch = 256 if workload.endswith("infer") else 64
+    x, y = torch.randn(batch, 3, 32, 32), torch.arange(batch) % 10
+    if workload.endswith("infer"):
+        model.eval()
+
+        def step():
+            with torch.no_grad():
+                model(x)
+        return step
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        loss = tnn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def _torch_resnet20(reference):
+    """akamaster's ResNet-20 in PyTorch (option-A shortcuts), for timing only."""
+    import torch.nn as tnn
+    import torch.nn.functional as F
+
+    class Block(tnn.Module):
+        def __init__(self, block):
+            super().__init__()
+            conv1, conv2 = block.conv1, block.conv2
+            self.conv1 = tnn.Conv2d(conv1.in_channels, conv1.out_channels, 3, conv1.stride, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(conv1.out_channels)
+            self.conv2 = tnn.Conv2d(conv2.in_channels, conv2.out_channels, 3, 1, 1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(conv2.out_channels)
+            self.extra = getattr(block.shortcut, "extra_channels", None)
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+            shortcut = x if self.extra is None else F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.extra, self.extra))
+            return F.relu(out + shortcut)
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(3, 16, 3, 1, 1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(16)
+            self.blocks = tnn.Sequential(*[Block(b) for layer in (reference.layer1, reference.layer2,
+                                                                  reference.layer3) for b in layer])
+            self.linear = tnn.Linear(64, 10)
+
+        def forward(self, x):
+            out = self.blocks(F.relu(self.bn1(self.conv1(x))))
+            return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
+
+    return Net()
+
+
+# -- one measurement per process ------------------------------------------------------------
+def _worker(engine, workload, warmup, repeats, threads):
+    if engine == "torch":
+        import torch
+        torch.set_num_threads(threads)
+    before = _rss_mb()  # after the imports (minitl's came with this module): model, data and steps count
+    step = _torch_step(workload) if engine == "torch" else _minitl_step(workload)
+    seconds = _median_time(step, warmup, repeats)
+    result = {"seconds": seconds, "peak_mb": _rss_mb() - before}
+    if engine == "minitl" and workload.endswith("train"):
+        result["breakdown"] = _breakdown(step)
+    print(json.dumps(result))
+
+
+def _measure(engine, workload, warmup, repeats, threads):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    command = [sys.executable, "-m", "minitl.bench", "--worker", engine, workload,
+               "--warmup", str(warmup), "--repeats", str(repeats), "--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{engine} {workload} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _torch_available():
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def run(workloads=WORKLOADS, warmup=2, repeats=5, threads=None, compare=True):
+    threads = threads or os.cpu_count()
+    compare = compare and _torch_available()
+    results = {}
+    for workload in workloads:
+        row = {"minitl": _measure("minitl", workload, warmup, repeats, threads)}
+        if compare:
+            row["torch"] = _measure("torch", workload, warmup, repeats, threads)
+            row["ratio"] = row["minitl"]["seconds"] / row["torch"]["seconds"]
+        results[workload] = row
+    return {"threads": threads, "results": results}
+
+
+def format_table(report):
+    lines = [f"{'workload':<16}{'minitl ms':>11}{'torch ms':>10}{'ratio':>8}{'minitl MB':>11}{'torch MB':>10}"]
+    for workload, row in report["results"].items():
+        torch_row = row.get("torch")
+        lines.append(f"{workload:<16}{1000 * row['minitl']['seconds']:>11.1f}"
+                     + (f"{1000 * torch_row['seconds']:>10.1f}{row['ratio']:>7.2f}x" if torch_row else f"{'-':>10}{'-':>8}")
+                     + f"{row['minitl']['peak_mb']:>11.0f}" + (f"{torch_row['peak_mb']:>10.0f}" if torch_row else f"{'-':>10}"))
+    lines.append(f"(median of timed repeats after warm-up; {report['threads']} threads; MB = peak RSS growth)")
+    for workload, row in report["results"].items():
+        breakdown = row["minitl"].get("breakdown")
+        if breakdown:
+            total = sum(breakdown.values())
+            parts = ", ".join(f"{name} {100 * seconds / total:.0f}%"
+                              for name, seconds in sorted(breakdown.items(), key=lambda item: -item[1]))
+            lines.append(f"{workload} time by part: {parts}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m minitl bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--quick", action="store_true", help="1 warm-up and 1 repeat of the CNN-S step only")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--threads", type=int, default=None, help="threads for both engines (default: all cores)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker(*args.worker, args.warmup, args.repeats, args.threads or os.cpu_count())
+        return 0
+    if args.quick:
+        report = run(("cnn-s train",), warmup=1, repeats=1, threads=args.threads, compare=not args.no_torch)
+    else:
+        report = run(warmup=args.warmup, repeats=args.repeats, threads=args.threads, compare=not args.no_torch)
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
