@@ -48,6 +48,16 @@ def test_loader_batches_in_order_with_dtypes_and_len():
     assert len(dropping) == len(list(dropping)) == 2
 
 
+def test_loader_device_is_checked_when_made():
+    dataset = TensorDataset(np.zeros((4, 2), np.float32), np.arange(4))
+    assert all(t.device == "cpu" for batch in DataLoader(dataset, 2, device="cpu") for t in batch)
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        DataLoader(dataset, 2, device="tpu")
+    if not tl.cuda.is_available():
+        with pytest.raises(RuntimeError, match=r'pip install "minitl\[gpu\]"'):
+            DataLoader(dataset, 2, device="cuda")
+
+
 def test_seeded_shuffle_repeats_across_loaders_and_changes_per_epoch():
     dataset = TensorDataset(np.zeros((50, 2), np.float32), np.arange(50))
     first, second = DataLoader(dataset, 8, shuffle=True, seed=3), DataLoader(dataset, 8, shuffle=True, seed=3)

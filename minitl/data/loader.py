@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from minitl import random
+from minitl import backend, random
 from minitl.creation import tensor
 from minitl.data.dataset import get_batch
 
@@ -23,12 +23,16 @@ class DataLoader:
         loader with the same seed repeats the same sequence of epochs; and
         from minitl's shared generator (``tl.manual_seed``) otherwise.
     drop_last: leave out the last batch when it is smaller than batch_size.
+    device: where the batch tensors are made ('cpu' or 'cuda'); samples are
+        read and gathered on the host, then each batch is copied over once.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device="cpu"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.device = backend.normalize_device(device)
+        backend.module_for(self.device)  # a 'cuda' loader without CuPy or a GPU fails now, not at its first batch
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def __len__(self):
@@ -43,12 +47,12 @@ class DataLoader:
             order = np.arange(size)
         for batch in range(len(self)):
             indices = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            yield tuple(_as_tensor(field) for field in get_batch(self.dataset, indices))
+            yield tuple(_as_tensor(field, self.device) for field in get_batch(self.dataset, indices))
 
 
-def _as_tensor(field):
-    """A batch field as a tensor: floats as float32, integer labels as int64."""
+def _as_tensor(field, device):
+    """A batch field as a tensor on `device`: floats as float32, integer labels as int64."""
     field = np.asarray(field)
     if field.ndim == 1 and field.dtype.kind in "iu":
-        return tensor(field, dtype=np.int64)
-    return tensor(field)
+        return tensor(field, dtype=np.int64, device=device)
+    return tensor(field, device=device)
