@@ -4,6 +4,7 @@ import pytest
 
 import minitl as tl
 from minitl import models, nn, optim, transfer
+from minitl.data import DataLoader, TensorDataset
 from minitl.train import TrainingDiverged, evaluate, fit, plot_history
 
 
@@ -75,6 +76,27 @@ def test_extract_features_runs_the_backbone_once_without_the_head():
         expected = model.eval()[:5](data[0][0]).numpy()
     np.testing.assert_allclose(features[:3], expected, rtol=1e-6)
     assert isinstance(model[5], nn.Linear)
+
+
+def test_a_head_trained_on_cached_features_equals_one_trained_through_the_frozen_backbone():
+    tl.manual_seed(0)
+    model = transfer.freeze(small_cnn())
+    head = transfer.replace_head(model, num_classes=3)
+    cached_head = nn.Linear(4, 3)
+    start = head.state_dict()
+    cached_head.load_state_dict(start)
+    rng = np.random.default_rng(0)
+    images, labels = rng.normal(size=(24, 3, 5, 5)).astype(np.float32), rng.integers(0, 3, size=24)
+
+    live = DataLoader(TensorDataset(images, labels), batch_size=8, shuffle=True, seed=1)
+    fit(model, live, optim.SGD(head.parameters(), lr=0.5, momentum=0.9), epochs=3, progress=False)
+    features, _ = transfer.extract_features(model, DataLoader(TensorDataset(images, labels), batch_size=5))
+    cached = DataLoader(TensorDataset(features, labels), batch_size=8, shuffle=True, seed=1)  # the same order
+    fit(cached_head, cached, optim.SGD(cached_head.parameters(), lr=0.5, momentum=0.9), epochs=3, progress=False)
+
+    assert np.abs(head.state_dict()["weight"] - start["weight"]).max() > 0.01  # the heads did learn
+    for name, value in head.state_dict().items():
+        np.testing.assert_allclose(cached_head.state_dict()[name], value, rtol=1e-5, atol=1e-6)
 
 
 def test_fit_learns_and_records_history(tmp_path):
