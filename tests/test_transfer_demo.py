@@ -1,4 +1,5 @@
 """The main demo runs end to end (--quick) and prints its tables and plots."""
+import json
 import os
 import pathlib
 import subprocess
@@ -25,4 +26,14 @@ def test_transfer_demo_quick(tmp_path):
         assert f"\n{method}" in out
     for name in ("transfer_accuracy.png", "a_fine_tune_curves.png", "b_fine_tune_curves.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["seeds"] == 1 and results["quick"] is True
+    experiments = results["experiments"]
+    assert len(experiments) == 2
+    for table in experiments.values():
+        assert set(table) == {"scratch", "frozen", "fine-tune"}
+        for cells in table.values():
+            for cell in cells.values():
+                assert 0 <= cell["mean"] <= 1 and cell["runs"] == [cell["mean"]] and cell["std"] == 0
+                assert cell["lr"] in (1e-3, 3e-3, 1e-2)
     assert not (tmp_path / "cache").exists()  # everything came from the local directories: no download
