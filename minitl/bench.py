@@ -15,6 +15,7 @@ minitl's train step spends its time.
 """
 import argparse
 import cProfile
+import importlib.util
 import json
 import os
 import pstats
@@ -27,9 +28,22 @@ import time
 WORKLOADS = ("cnn-s train", "resnet20 train", "resnet20 infer")
 
 
-def _rss_mb():
+def _peak_rss_mb():
     """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mb():
+    """This process's resident memory now, in MiB; the peak where /proc is missing (not Linux).
+
+    The baseline must be the current size: a peak reached earlier (by a
+    short-lived import buffer) would hide the growth of a small workload.
+    """
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except OSError:
+        return _peak_rss_mb()
 
 
 def _median_time(step, warmup, repeats):
@@ -172,10 +186,10 @@ def _worker(engine, workload, warmup, repeats, threads):
     if engine == "torch":
         import torch
         torch.set_num_threads(threads)
-    before = _rss_mb()  # after the imports (minitl's came with this module): model, data and steps count
+    before = _current_rss_mb()  # after the imports (minitl's came with this module): model, data and steps count
     step = _torch_step(workload) if engine == "torch" else _minitl_step(workload)
     seconds = _median_time(step, warmup, repeats)
-    result = {"seconds": seconds, "peak_mb": _rss_mb() - before}
+    result = {"seconds": seconds, "peak_mb": _peak_rss_mb() - before}
     if engine == "minitl" and workload.endswith("train"):
         result["breakdown"] = _breakdown(step)
     print(json.dumps(result))
@@ -193,11 +207,7 @@ def _measure(engine, workload, warmup, repeats, threads):
 
 
 def _torch_available():
-    try:
-        import torch  # noqa: F401
-        return True
-    except ImportError:
-        return False
+    return importlib.util.find_spec("torch") is not None  # without importing it
 
 
 def run(workloads=WORKLOADS, warmup=2, repeats=5, threads=None, compare=True):
