@@ -104,6 +104,13 @@ def to_numpy(array):
     return np.asarray(array)
 
 
+def synchronize(device):
+    """Wait until `device` has done the work queued on it: GPU kernels run asynchronously, so a
+    timer must wait for them. Nothing to wait for on the CPU."""
+    if normalize_device(device) == CUDA:
+        import_cupy().cuda.Device().synchronize()
+
+
 def scatter_add(target, indices, values):
     """target[indices] += values, adding repeated indices (unbuffered).
 

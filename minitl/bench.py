@@ -11,7 +11,9 @@ warm-up steps, then the median of timed repeats. When torch is importable,
 the same models run in PyTorch with the same number of threads, and the
 table gives minitl / PyTorch. A per-layer-type breakdown (from cProfile's
 own time per function, grouped by the file that defines it) shows where
-minitl's train step spends its time.
+minitl's train step spends its time (on the CPU only: on a GPU, Python just
+queues the kernels). ``--device cuda`` runs both engines on the GPU, waiting
+for its queue at the end of every step.
 """
 import argparse
 import cProfile
@@ -24,6 +26,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from minitl import backend
 
 WORKLOADS = ("cnn-s train", "resnet20 train", "resnet20 infer")
 
@@ -58,7 +62,7 @@ def _median_time(step, warmup, repeats):
 
 
 # -- minitl ------------------------------------------------------------------------------
-def _minitl_step(workload):
+def _minitl_step(workload, device):
     import minitl as tl
     from minitl import models, nn, optim
     from minitl.nn import functional as F
@@ -70,14 +74,17 @@ def _minitl_step(workload):
                               nn.Linear(4096, 128), nn.ReLU(), nn.Linear(128, 10))
     else:
         model = models.resnet20()
+    model.to(device)
     batch = 256 if workload.endswith("infer") else 64
-    x, y = tl.randn(batch, 3, 32, 32), tl.tensor(list(range(10)) * (batch // 10) + list(range(batch % 10)))
+    x = tl.randn(batch, 3, 32, 32, device=device)
+    y = tl.tensor(list(range(10)) * (batch // 10) + list(range(batch % 10)), device=device)
     if workload.endswith("infer"):
         model.eval()
 
         def step():
             with tl.no_grad():
                 model(x)
+            backend.synchronize(device)
         return step
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
@@ -86,6 +93,7 @@ def _minitl_step(workload):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        backend.synchronize(device)  # GPU work is queued: the step has taken its time once the queue is done
     return step
 
 
@@ -113,7 +121,7 @@ def _breakdown(step):
 
 
 # -- PyTorch -----------------------------------------------------------------------------
-def _torch_step(workload):
+def _torch_step(workload, device):
     import torch
     import torch.nn as tnn
 
@@ -126,14 +134,21 @@ def _torch_step(workload):
         # The same ResNet-20 built from minitl's definition, with the weights copied over.
         from minitl import models
         model = _torch_resnet20(models.resnet20())
+    model.to(device)
     batch = 256 if workload.endswith("infer") else 64
-    x, y = torch.randn(batch, 3, 32, 32), torch.arange(batch) % 10
+    x, y = torch.randn(batch, 3, 32, 32, device=device), torch.arange(batch, device=device) % 10
+
+    def synchronize():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
     if workload.endswith("infer"):
         model.eval()
 
         def step():
             with torch.no_grad():
                 model(x)
+            synchronize()
         return step
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
@@ -142,6 +157,7 @@ def _torch_step(workload):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        synchronize()
     return step
 
 
@@ -182,24 +198,25 @@ def _torch_resnet20(reference):
 
 
 # -- one measurement per process ------------------------------------------------------------
-def _worker(engine, workload, warmup, repeats, threads):
+def _worker(engine, workload, warmup, repeats, threads, device):
     if engine == "torch":
         import torch
         torch.set_num_threads(threads)
     before = _current_rss_mb()  # after the imports (minitl's came with this module): model, data and steps count
-    step = _torch_step(workload) if engine == "torch" else _minitl_step(workload)
+    step = _torch_step(workload, device) if engine == "torch" else _minitl_step(workload, device)
     seconds = _median_time(step, warmup, repeats)
     result = {"seconds": seconds, "peak_mb": _peak_rss_mb() - before}
-    if engine == "minitl" and workload.endswith("train"):
+    # On a GPU, Python only queues the kernels: a Python profile cannot say where the GPU's time goes.
+    if engine == "minitl" and workload.endswith("train") and device == "cpu":
         result["breakdown"] = _breakdown(step)
     print(json.dumps(result))
 
 
-def _measure(engine, workload, warmup, repeats, threads):
+def _measure(engine, workload, warmup, repeats, threads, device):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
     command = [sys.executable, "-m", "minitl.bench", "--worker", engine, workload,
-               "--warmup", str(warmup), "--repeats", str(repeats), "--threads", str(threads)]
+               "--warmup", str(warmup), "--repeats", str(repeats), "--threads", str(threads), "--device", device]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{engine} {workload} failed:\n{done.stderr}")
@@ -210,17 +227,17 @@ def _torch_available():
     return importlib.util.find_spec("torch") is not None  # without importing it
 
 
-def run(workloads=WORKLOADS, warmup=2, repeats=5, threads=None, compare=True):
+def run(workloads=WORKLOADS, warmup=2, repeats=5, threads=None, compare=True, device="cpu"):
     threads = threads or os.cpu_count()
     compare = compare and _torch_available()
     results = {}
     for workload in workloads:
-        row = {"minitl": _measure("minitl", workload, warmup, repeats, threads)}
+        row = {"minitl": _measure("minitl", workload, warmup, repeats, threads, device)}
         if compare:
-            row["torch"] = _measure("torch", workload, warmup, repeats, threads)
+            row["torch"] = _measure("torch", workload, warmup, repeats, threads, device)
             row["ratio"] = row["minitl"]["seconds"] / row["torch"]["seconds"]
         results[workload] = row
-    return {"threads": threads, "results": results}
+    return {"threads": threads, "device": device, "results": results}
 
 
 def format_table(report):
@@ -230,7 +247,8 @@ def format_table(report):
         lines.append(f"{workload:<16}{1000 * row['minitl']['seconds']:>11.1f}"
                      + (f"{1000 * torch_row['seconds']:>10.1f}{row['ratio']:>7.2f}x" if torch_row else f"{'-':>10}{'-':>8}")
                      + f"{row['minitl']['peak_mb']:>11.0f}" + (f"{torch_row['peak_mb']:>10.0f}" if torch_row else f"{'-':>10}"))
-    lines.append(f"(median of timed repeats after warm-up; {report['threads']} threads; MB = peak RSS growth)")
+    lines.append(f"(device {report['device']}; median of timed repeats after warm-up; {report['threads']} threads; "
+                 "MB = peak RSS growth, host memory only)")
     for workload, row in report["results"].items():
         breakdown = row["minitl"].get("breakdown")
         if breakdown:
@@ -249,15 +267,20 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="threads for both engines (default: all cores)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (both engines run there)")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    device = backend.normalize_device(args.device)
     if args.worker:
-        _worker(*args.worker, args.warmup, args.repeats, args.threads or os.cpu_count())
+        _worker(*args.worker, args.warmup, args.repeats, args.threads or os.cpu_count(), device)
         return 0
-    if args.quick:
-        report = run(("cnn-s train",), warmup=1, repeats=1, threads=args.threads, compare=not args.no_torch)
-    else:
-        report = run(warmup=args.warmup, repeats=args.repeats, threads=args.threads, compare=not args.no_torch)
+    try:
+        backend.module_for(device)  # 'cuda' without CuPy or a GPU: say so once, before any worker starts
+    except RuntimeError as err:
+        parser.exit(2, f"python -m minitl bench: {err}\n")
+    workloads, warmup, repeats = (("cnn-s train",), 1, 1) if args.quick else (WORKLOADS, args.warmup, args.repeats)
+    report = run(workloads, warmup=warmup, repeats=repeats, threads=args.threads, compare=not args.no_torch,
+                 device=device)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 

@@ -1,14 +1,22 @@
 """The benchmark command runs and prints its table (no test asserts a time)."""
 import json
+import os
+import pathlib
 import subprocess
 import sys
 
+import pytest
 
-def run_bench(*args):
+import minitl as tl
+
+STAND_IN_CUPY = pathlib.Path(__file__).resolve().parent / "stand_in_cupy"
+
+
+def run_bench(*args, env=None, expect_success=True):
     done = subprocess.run([sys.executable, "-m", "minitl", "bench", "--quick", *args],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert (done.returncode == 0) == expect_success, done.stderr
+    return done.stdout if expect_success else done.stderr
 
 
 def test_bench_prints_its_table():
@@ -23,3 +31,18 @@ def test_bench_json_has_times_memory_and_breakdown():
     result = report["results"]["cnn-s train"]["minitl"]
     assert result["seconds"] > 0 and result["peak_mb"] > 0
     assert set(result["breakdown"]) >= {"conv forward", "conv backward", "pooling", "optimizer", "other"}
+
+
+def test_bench_on_cuda_runs_every_step_on_the_device():
+    """With the NumPy stand-in for CuPy (see test_device_plumbing.py): the plumbing, not GPU speed."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(STAND_IN_CUPY), os.environ.get("PYTHONPATH")])))
+    report = json.loads(run_bench("--no-torch", "--json", "--device", "cuda", env=env))
+    assert report["device"] == "cuda"
+    result = report["results"]["cnn-s train"]["minitl"]
+    assert result["seconds"] > 0 and "breakdown" not in result  # a CPU profile says nothing about GPU time
+
+
+@pytest.mark.skipif(tl.cuda.is_available(), reason="a GPU is present")
+def test_bench_on_cuda_without_a_gpu_says_how_to_get_one():
+    message = run_bench("--device", "cuda", expect_success=False)
+    assert 'pip install "minitl[gpu]"' in message and "Traceback" not in message

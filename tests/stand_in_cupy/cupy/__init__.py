@@ -52,4 +52,9 @@ def __getattr__(name):
     return on_device
 
 
-cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+class _Device:
+    def synchronize(self):
+        """Nothing is queued: NumPy has finished when it returns."""
+
+
+cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1), Device=_Device)
