@@ -23,7 +23,7 @@ of LR_GRID on validation images, after training on one extra k-shot draw. Test
 images are used for nothing but the results: mean +- std over several seeds
 (each seed draws other k-shot images).
 
-    python demos/transfer.py            # about 8 minutes on 2 CPU cores
+    python demos/transfer.py            # about 9 minutes on 2 CPU cores
     python demos/transfer.py --quick    # a smoke test in seconds
 
 Data and weights come from $MINITL_DATA_DIR and $MINITL_WEIGHTS_DIR when set
