@@ -38,6 +38,8 @@ NN_CASES = [
     ("conv_groups2_no_bias", conv(groups=2, bias=False), [(2, 4, 5, 5), (6, 2, 3, 3)]),
     ("conv_depthwise", conv(groups=3, padding=1, stride=(1, 2)), [(2, 3, 5, 6), (3, 1, 3, 3), (3,)]),
     ("conv_1x1_stride2", conv(stride=2), [(1, 3, 5, 5), (2, 3, 1, 1), (2,)]),
+    ("conv_pad_beyond_kernel", conv(padding=(3, 2)), [(2, 2, 4, 5), (2, 2, 3, 3), (2,)]),
+    ("conv_dilated_rect_groups", conv(padding=(1, 2), dilation=(2, 1), groups=2), [(2, 4, 6, 5), (4, 2, 2, 3), (4,)]),
     ("max_pool_2", lambda lib, x: lib.F.max_pool2d(x, 2), [(2, 3, 6, 4)]),
     ("max_pool_3_stride2_pad1", lambda lib, x: lib.F.max_pool2d(x, 3, 2, 1), [(2, 2, 7, 6)]),
     ("max_pool_odd_size", lambda lib, x: lib.F.max_pool2d(x, 2), [(1, 2, 5, 7)]),

@@ -73,6 +73,25 @@ def test_matches_live_pytorch(case):
         assert tl.testing.rel_error(grad, want) < 1e-10
 
 
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, 1), (1, 0)])
+def test_conv_split_into_chunks_of_images_equals_one_piece(monkeypatch, stride, padding):
+    """im2col runs over chunks of the batch (sized by CPU_CHUNK_BYTES); a chunk of one image each
+    must give the same output and gradients as the whole batch at once."""
+    from minitl.nn import conv
+    arrays = make_inputs([(5, 3, 9, 7), (4, 3, 3, 3), (4,)], seed=3)
+
+    def output_and_grads():
+        inputs = [tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in arrays]
+        output = F.conv2d(*inputs, stride=stride, padding=padding)
+        output.backward(tl.tensor(np.random.default_rng(4).normal(size=output.shape), dtype=tl.float64))
+        return [output.detach().numpy()] + [x.grad.numpy() for x in inputs]
+
+    whole = output_and_grads()
+    monkeypatch.setattr(conv, "CPU_CHUNK_BYTES", 1)
+    for chunked, expected in zip(output_and_grads(), whole):
+        np.testing.assert_allclose(chunked, expected, rtol=1e-12, atol=1e-12)  # float64: only rounding
+
+
 def test_max_pool_gives_ties_to_the_first_maximum():
     x = tl.tensor(np.ones((1, 1, 2, 4)), requires_grad=True)
     F.max_pool2d(x, 2).sum().backward()
