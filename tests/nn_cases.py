@@ -54,6 +54,8 @@ NN_CASES = [
     ("batch_norm_train_3d_no_affine", batch_norm(True, affine=False), [(3, 3, 4)]),
     ("batch_norm_train_no_stats", batch_norm(True, stats=False), [(4, 3, 2, 2), (3,), (3,)]),
     ("batch_norm_eval_4d", batch_norm(False), [(2, 3, 2, 2), (3,), (3,)]),
+    ("batch_norm_train_weight_only", batch_norm(True), [(4, 3, 2, 2), (3,)]),
+    ("batch_norm_eval_no_affine", batch_norm(False), [(2, 3, 3)]),
     ("relu", lambda lib, x: lib.F.relu(x), [(3, 4)]),
     ("leaky_relu", lambda lib, x: lib.F.leaky_relu(x, 0.2), [(3, 4)]),
     ("sigmoid_tanh", lambda lib, x: lib.F.tanh(lib.F.sigmoid(x)), [(3, 4)]),

@@ -8,40 +8,78 @@ Training, with M = the number of values per channel (N, or N H W):
     running_mean = (1 - momentum) running_mean + momentum mean
     running_var  = (1 - momentum) running_var  + momentum var M / (M - 1)   (unbiased)
 
-Evaluation uses the running statistics instead of the batch's.
+Evaluation uses the running statistics instead of the batch's, which makes
+the layer one scale and shift per channel: y = x * gamma / sqrt(var + eps)
++ (beta - mean * gamma / sqrt(var + eps)).
 
-Backward of the batch normalisation (g = dL/dxhat, sums over the M values
-of a channel):
+Backward (g = dL/dy, sums over the M values of a channel):
 
-    dx = (1/M) / sqrt(var + eps) * (M g - sum(g) - xhat sum(g xhat))
+    dbeta  = sum(g)            dgamma = sum(g xhat)
+    dx     = gamma / (M sqrt(var + eps)) * (M g - dbeta - xhat dgamma)    (training)
+    dx     = gamma / sqrt(var + eps) * g                                    (evaluation)
 
-one pass of closed form instead of the long graph that composing mean, var
-and sqrt would record.
+In training, mean and var depend on x, hence the two extra terms. The whole
+layer is one Function in closed form: composing mean, var, sqrt, * and +
+would record a long graph and pass over the activations many more times.
 """
 from minitl import backend
 from minitl.autograd import Function, Tensor
 
 
-class BatchNormalize(Function):
-    """xhat = (x - batch mean) / sqrt(batch var + eps), per channel; see the module docstring."""
+class BatchNorm(Function):
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta per channel; see the module docstring.
 
-    def __init__(self, axes, eps):
-        self.axes, self.eps = axes, eps
+    `statistics` = (running_mean, running_var) arrays to normalise by (evaluation), or None to use
+    the batch's (training; they are kept as `mean` and `var` for the running estimates).
+    """
 
-    def forward(self, x):
+    def __init__(self, axes, eps, statistics=None):
+        self.axes, self.eps, self.statistics = axes, eps, statistics
+
+    def forward(self, x, weight, bias):
         xp = backend.get_array_module(x)
-        self.mean = x.mean(axis=self.axes, keepdims=True)
-        centered = x - self.mean
-        self.var = (centered * centered).mean(axis=self.axes, keepdims=True)
+        channel_shape = (1, -1) + (1,) * (x.ndim - 2)
+        self.weight = weight.reshape(channel_shape)
+        bias = bias.reshape(channel_shape)
+        if self.statistics is None:
+            self.mean = x.mean(axis=self.axes, keepdims=True)
+            centered = x - self.mean
+            self.var = (centered * centered).mean(axis=self.axes, keepdims=True)
+            self.inv_std = 1 / xp.sqrt(self.var + self.eps)
+            self.xhat = centered
+            self.xhat *= self.inv_std  # in place: `centered` is not needed again
+            y = self.xhat * self.weight
+            y += bias
+            return y
+        self.mean, self.var = (statistic.reshape(channel_shape) for statistic in self.statistics)
         self.inv_std = 1 / xp.sqrt(self.var + self.eps)
-        self.xhat = centered * self.inv_std
-        return self.xhat
+        self.x = x  # dgamma needs xhat: recomputed in backward only if asked for
+        scale = self.weight * self.inv_std
+        y = x * scale
+        y += bias - self.mean * scale
+        return y
 
     def backward(self, g):
-        count = g.size // g.shape[1]
+        needs_x, needs_weight, needs_bias = self.needs_input_grad
+        training = self.statistics is None
+        gx = g_weight = g_bias = None
         sum_g = g.sum(axis=self.axes, keepdims=True)
-        sum_g_xhat = (g * self.xhat).sum(axis=self.axes, keepdims=True)
-        return ((self.inv_std / count) * (count * g - sum_g - self.xhat * sum_g_xhat),)
+        if training or needs_weight:
+            xhat = self.xhat if training else (self.x - self.mean) * self.inv_std
+            sum_g_xhat = (g * xhat).sum(axis=self.axes, keepdims=True)
+        if needs_x and training:
+            count = g.size // g.shape[1]
+            k = self.weight * self.inv_std / count
+            gx = g * (count * k)  # dx = k (M g - sum_g - xhat sum_g_xhat), the subtractions in place
+            gx -= xhat * (k * sum_g_xhat)
+            gx -= k * sum_g
+        elif needs_x:
+            gx = g * (self.weight * self.inv_std)
+        if needs_weight:
+            g_weight = sum_g_xhat.reshape(-1)
+        if needs_bias:
+            g_bias = sum_g.reshape(-1)
+        return gx, g_weight, g_bias
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -49,27 +87,25 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if x.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, ...), got {x.shape}")
     axes = (0,) + tuple(range(2, x.ndim))
-    channel_shape = (1, -1) + (1,) * (x.ndim - 2)
-    if training:
-        count = x.data.size // x.shape[1]
-        if count < 2:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
-                             f"got input of shape {x.shape}")
-        normalize = BatchNormalize(axes, eps)
-        xhat = normalize(x)
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * normalize.mean.reshape(-1)
-            running_var *= 1 - momentum
-            running_var += (momentum * count / (count - 1)) * normalize.var.reshape(-1)
-    else:
+    xp = backend.get_array_module(x.data)
+    # A missing gamma or beta is a constant 1 or 0: the same Function then serves every case.
+    if weight is None:
+        weight = Tensor(xp.ones(x.shape[1], dtype=x.dtype))
+    if bias is None:
+        bias = Tensor(xp.zeros(x.shape[1], dtype=x.dtype))
+    if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in eval mode needs running_mean and running_var")
-        xp = backend.get_array_module(running_var)
-        inv_std = Tensor((1 / xp.sqrt(running_var + eps)).reshape(channel_shape))
-        xhat = (x - Tensor(running_mean.reshape(channel_shape))) * inv_std
-    if weight is not None:
-        xhat = xhat * weight.reshape(channel_shape)
-    if bias is not None:
-        xhat = xhat + bias.reshape(channel_shape)
-    return xhat
+        return BatchNorm(axes, eps, (running_mean, running_var))(x, weight, bias)
+    count = x.data.size // x.shape[1]
+    if count < 2:
+        raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
+                         f"got input of shape {x.shape}")
+    normalize = BatchNorm(axes, eps)
+    y = normalize(x, weight, bias)
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += momentum * normalize.mean.reshape(-1)
+        running_var *= 1 - momentum
+        running_var += (momentum * count / (count - 1)) * normalize.var.reshape(-1)
+    return y
