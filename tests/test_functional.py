@@ -101,6 +101,15 @@ def test_max_pool_gives_ties_to_the_first_maximum():
     np.testing.assert_array_equal(y.grad.numpy()[0, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
 
 
+def test_max_pool_gradient_reaches_every_position_of_a_big_window():
+    """17 x 17 = 289 window positions: more than uint8 offsets can count."""
+    x = tl.tensor(np.random.default_rng(5).permutation(289).reshape(1, 1, 17, 17).astype(np.float64),
+                  requires_grad=True)
+    F.max_pool2d(x, 17).sum().backward()
+    expected = (x.detach().numpy() == 288).astype(np.float64)
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
 def test_softmax_is_stable_for_huge_logits():
     logits = tl.tensor([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4]], requires_grad=True)
     with np.errstate(over="raise", invalid="raise", divide="raise"):

@@ -1,0 +1,101 @@
+"""How much of a ResNet-20 train step is matrix products: the floor of im2col + GEMM convolutions.
+
+Records the shape of every convolution GEMM in one train step (batch 64), then
+times those products alone on random data with the same BLAS and threads, and
+prints their sum next to the whole step. Used for docs/performance.md:
+
+    python docs/gemm_time.py            (threads: OPENBLAS_NUM_THREADS, default all cores)
+
+The products are the convolutions' forward (W_mat @ cols), their weight
+gradients (dY @ cols^T) and the stride-1 input gradients (transposed
+convolutions, W_flipped @ cols of dY); the two strided convolutions' input
+gradients and the final linear layer are left out (under 2% of the FLOPs).
+"""
+import statistics
+import time
+
+import numpy as np
+
+import minitl as tl
+from minitl import models, optim
+from minitl.nn import conv
+from minitl.nn import functional as F
+
+records = []  # (kind, groups, out_channels, cols shape)
+
+
+def record_products():
+    """Wrap convolve and Conv2d.backward so that each chunk's cols shape is recorded with its GEMM."""
+    chunks_of_cols, convolve, backward = conv.Layout.chunks_of_cols, conv.convolve, conv.Conv2d.backward
+    phase = ["product"]
+
+    def recording_chunks(layout, x_padded, out_channels):
+        for images, cols in chunks_of_cols(layout, x_padded, out_channels):
+            records.append((phase[-1], layout.groups, out_channels, cols.shape))
+            yield images, cols
+
+    def recording_convolve(*args):
+        phase.append("product")
+        try:
+            return convolve(*args)
+        finally:
+            phase.pop()
+
+    def recording_backward(self, gy):
+        phase.append("weight gradient")  # the chunks read in backward itself; its convolve says "product"
+        try:
+            return backward(self, gy)
+        finally:
+            phase.pop()
+
+    conv.Layout.chunks_of_cols, conv.convolve, conv.Conv2d.backward = \
+        recording_chunks, recording_convolve, recording_backward
+
+
+def train_step():
+    tl.manual_seed(0)
+    model = models.resnet20()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, y = tl.randn(64, 3, 32, 32), tl.tensor(np.arange(64) % 10)
+
+    def step():
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def median_seconds(function, repeats=7):
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    step = train_step()
+    step_seconds = median_seconds(step)
+    record_products()
+    step()
+    rng = np.random.default_rng(0)
+    seconds, flops = {}, 0
+    for kind, groups, out_channels, (g, k, length) in records:
+        a = rng.standard_normal((g, out_channels // g, length if kind == "weight gradient" else k), dtype=np.float32)
+        b = rng.standard_normal((g, k, length), dtype=np.float32)
+        product = (lambda: a @ b.swapaxes(-1, -2)) if kind == "weight gradient" else (lambda: a @ b)
+        seconds[kind] = seconds.get(kind, 0.0) + median_seconds(product)
+        flops += 2 * out_channels * k * length
+    total = sum(seconds.values())
+    print(f"ResNet-20 train step (batch 64): {1000 * step_seconds:.0f} ms")
+    print(f"its convolution GEMMs alone ({len(records)} products, {flops / 1e9:.1f} GFLOP): {1000 * total:.0f} ms "
+          f"({flops / total / 1e9:.0f} GFLOP/s)")
+    for kind, part in seconds.items():
+        print(f"  {kind}: {1000 * part:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
