@@ -8,8 +8,8 @@ Workloads (float32, SGD with momentum 0.9):
 
 Each workload runs in a fresh Python process (so peak memory is its own):
 warm-up steps, then the median of timed repeats. When torch is importable,
-the same models run in PyTorch with the same number of threads, and the
-table gives minitl / PyTorch. A per-layer-type breakdown (from cProfile's
+the same models run in PyTorch with the same number of threads, the two
+engines taking turns over a few rounds, and the table gives minitl / PyTorch. A per-layer-type breakdown (from cProfile's
 own time per function, grouped by the file that defines it) shows where
 minitl's train step spends its time (on the CPU only: on a GPU, Python just
 queues the kernels). ``--device cuda`` runs both engines on the GPU, waiting
@@ -227,17 +227,33 @@ def _torch_available():
     return importlib.util.find_spec("torch") is not None  # without importing it
 
 
-def run(workloads=WORKLOADS, warmup=2, repeats=5, threads=None, compare=True, device="cpu"):
+def _combine(rounds):
+    """One engine's rounds as one result: the median time, the largest memory, the first breakdown."""
+    result = {"seconds": statistics.median(r["seconds"] for r in rounds),
+              "round_seconds": [r["seconds"] for r in rounds], "peak_mb": max(r["peak_mb"] for r in rounds)}
+    if "breakdown" in rounds[0]:
+        result["breakdown"] = rounds[0]["breakdown"]
+    return result
+
+
+def run(workloads=WORKLOADS, warmup=2, repeats=5, rounds=3, threads=None, compare=True, device="cpu"):
+    """Each workload in `rounds` rounds, the engines taking turns within a round. A shared machine
+    has slow spells that last seconds: they slow both engines of a round alike, so the ratio is the
+    median of the rounds' ratios, which such a spell moves far less than one long run of each."""
     threads = threads or os.cpu_count()
-    compare = compare and _torch_available()
+    engines = ("minitl", "torch") if compare and _torch_available() else ("minitl",)
     results = {}
     for workload in workloads:
-        row = {"minitl": _measure("minitl", workload, warmup, repeats, threads, device)}
-        if compare:
-            row["torch"] = _measure("torch", workload, warmup, repeats, threads, device)
-            row["ratio"] = row["minitl"]["seconds"] / row["torch"]["seconds"]
+        measured = {engine: [] for engine in engines}
+        for _ in range(rounds):
+            for engine in engines:
+                measured[engine].append(_measure(engine, workload, warmup, repeats, threads, device))
+        row = {engine: _combine(measured[engine]) for engine in engines}
+        if "torch" in row:
+            row["ratio"] = statistics.median(mine["seconds"] / theirs["seconds"]
+                                             for mine, theirs in zip(measured["minitl"], measured["torch"]))
         results[workload] = row
-    return {"threads": threads, "device": device, "results": results}
+    return {"threads": threads, "device": device, "rounds": rounds, "results": results}
 
 
 def format_table(report):
@@ -247,7 +263,8 @@ def format_table(report):
         lines.append(f"{workload:<16}{1000 * row['minitl']['seconds']:>11.1f}"
                      + (f"{1000 * torch_row['seconds']:>10.1f}{row['ratio']:>7.2f}x" if torch_row else f"{'-':>10}{'-':>8}")
                      + f"{row['minitl']['peak_mb']:>11.0f}" + (f"{torch_row['peak_mb']:>10.0f}" if torch_row else f"{'-':>10}"))
-    lines.append(f"(device {report['device']}; median of timed repeats after warm-up; {report['threads']} threads; "
+    lines.append(f"(device {report['device']}; {report['threads']} threads; ms: median over {report['rounds']} "
+                 "rounds of the median of timed repeats after warm-up; ratio: median of the rounds' ratios; "
                  "MB = peak RSS growth, host memory only)")
     for workload, row in report["results"].items():
         breakdown = row["minitl"].get("breakdown")
@@ -262,11 +279,12 @@ def format_table(report):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minitl bench", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
-    parser.add_argument("--quick", action="store_true", help="1 warm-up and 1 repeat of the CNN-S step only")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 warm-up and 1 repeat, CNN-S only")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument("--threads", type=int, default=None, help="threads for both engines (default: all cores)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, the engines taking turns in each (default 3)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both engines run there)")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -278,8 +296,9 @@ def main(argv=None):
         backend.module_for(device)  # 'cuda' without CuPy or a GPU: say so once, before any worker starts
     except RuntimeError as err:
         parser.exit(2, f"python -m minitl bench: {err}\n")
-    workloads, warmup, repeats = (("cnn-s train",), 1, 1) if args.quick else (WORKLOADS, args.warmup, args.repeats)
-    report = run(workloads, warmup=warmup, repeats=repeats, threads=args.threads, compare=not args.no_torch,
+    workloads, warmup, repeats, rounds = ((("cnn-s train",), 1, 1, 1) if args.quick
+                                          else (WORKLOADS, args.warmup, args.repeats, args.rounds))
+    report = run(workloads, warmup=warmup, repeats=repeats, rounds=rounds, threads=args.threads, compare=not args.no_torch,
                  device=device)
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0

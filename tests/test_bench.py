@@ -33,6 +33,28 @@ def test_bench_json_has_times_memory_and_breakdown():
     assert set(result["breakdown"]) >= {"conv forward", "conv backward", "pooling", "optimizer", "other"}
 
 
+def test_engines_take_turns_and_the_ratio_is_the_median_of_the_rounds(monkeypatch):
+    """A slow spell (round 2: both engines 3x slower) must not move the ratio."""
+    from minitl import bench
+    calls = []
+    times = {"minitl": [0.10, 0.30, 0.11], "torch": [0.05, 0.15, 0.05]}
+
+    def fake_measure(engine, workload, warmup, repeats, threads, device):
+        calls.append(engine)
+        seconds = times[engine][calls.count(engine) - 1]
+        return {"seconds": seconds, "peak_mb": 100 * seconds, **({"breakdown": {"other": 1.0}} if engine == "minitl" else {})}
+
+    monkeypatch.setattr(bench, "_measure", fake_measure)
+    monkeypatch.setattr(bench, "_torch_available", lambda: True)
+    report = bench.run(("cnn-s train",), rounds=3)
+    assert calls == ["minitl", "torch"] * 3
+    row = report["results"]["cnn-s train"]
+    assert row["minitl"]["seconds"] == 0.11 and row["torch"]["seconds"] == 0.05
+    assert row["ratio"] == pytest.approx(2.0)  # rounds: 2.0, 2.0, 2.2
+    assert row["minitl"]["peak_mb"] == pytest.approx(30) and row["minitl"]["breakdown"] == {"other": 1.0}
+    assert row["minitl"]["round_seconds"] == [0.10, 0.30, 0.11] and report["rounds"] == 3
+
+
 def test_bench_on_cuda_runs_every_step_on_the_device():
     """With the NumPy stand-in for CuPy (see test_device_plumbing.py): the plumbing, not GPU speed."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(STAND_IN_CUPY), os.environ.get("PYTHONPATH")])))
