@@ -16,7 +16,8 @@ avg:  y = the sum of the patches / (kh kw) (padding zeros counted, PyTorch's
 
 Fast path in backward: when windows do not overlap (stride >= kernel, e.g.
 the usual kernel == stride), each pixel belongs to at most one patch, so
-gradients are written into place instead of added.
+gradients are written into place instead of added (and when the windows tile
+the input exactly, dx starts uninitialised instead of zeroed).
 """
 from minitl import backend
 from minitl.autograd import Function
@@ -41,15 +42,27 @@ class _Pool2d(Function):
         return [x_padded[index] for index in self.indices]
 
     def _scatter(self, gy, patch_grad):
-        """dx from the gradient of each patch, ``patch_grad(offset)``: the adjoint of taking the patches."""
+        """dx from the gradient of each patch, ``patch_grad(offset, out)``: the adjoint of taking the patches.
+
+        ``patch_grad`` writes its patch's gradient into ``out`` (a strided view of dx), one
+        pass instead of computing it and then copying it in.
+        """
         xp = backend.get_array_module(gy)
-        grad = xp.zeros(self.padded_shape, dtype=gy.dtype)
-        overlapping = any(s < k for s, k in zip(self.stride, self.kernel))
-        for offset, index in enumerate(self.indices):
-            if overlapping:
-                grad[index] += patch_grad(offset)
-            else:  # fast path: each pixel is in one patch at most
-                grad[index] = patch_grad(offset)
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        (_, _, oh, ow), (_, _, hp, wp) = gy.shape, self.padded_shape
+        if sh >= kh and sw >= kw:
+            # Windows do not overlap: each pixel is in one patch at most, so patches are written,
+            # not added to. When they tile the padded input exactly, every pixel is written and dx
+            # needs no zeros first.
+            tiled = (sh, sw) == (kh, kw) and (oh * kh, ow * kw) == (hp, wp)
+            grad = (xp.empty if tiled else xp.zeros)(self.padded_shape, dtype=gy.dtype)
+            for offset, index in enumerate(self.indices):
+                patch_grad(offset, out=grad[index])
+        else:
+            grad = xp.zeros(self.padded_shape, dtype=gy.dtype)
+            patch = xp.empty_like(gy)
+            for offset, index in enumerate(self.indices):
+                grad[index] += patch_grad(offset, out=patch)
         return unpad_spatial(grad, self.padding)
 
 
@@ -71,7 +84,8 @@ class MaxPool2d(_Pool2d):
         return y
 
     def backward(self, gy):
-        return (self._scatter(gy, lambda offset: gy * (self.argmax == offset)),)
+        xp = backend.get_array_module(gy)
+        return (self._scatter(gy, lambda offset, out: xp.multiply(gy, self.argmax == offset, out=out)),)
 
 
 class AvgPool2d(_Pool2d):
@@ -83,8 +97,8 @@ class AvgPool2d(_Pool2d):
         return total / len(patches)
 
     def backward(self, gy):
-        share = gy / len(self.indices)
-        return (self._scatter(gy, lambda offset: share),)
+        xp = backend.get_array_module(gy)
+        return (self._scatter(gy, lambda offset, out: xp.divide(gy, len(self.indices), out=out)),)
 
 
 def _pool_arguments(x, kernel_size, stride, padding, name):
