@@ -41,6 +41,7 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Function
+from minitl.ops.reduction import channel_sum
 
 
 def pair(value, name):
@@ -214,7 +215,7 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             gx = self.input_grad(gy)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            gb = gy.sum(axis=(0, 2, 3))
+            gb = channel_sum(gy)
         return gx, gw, gb
 
     def input_grad(self, gy):
