@@ -11,15 +11,10 @@ gradients (dY @ cols^T) and the stride-1 input gradients (transposed
 convolutions, W_flipped @ cols of dY); the two strided convolutions' input
 gradients and the final linear layer are left out (under 2% of the FLOPs).
 """
-import statistics
-import time
-
 import numpy as np
 
-import minitl as tl
-from minitl import models, optim
+from minitl import bench
 from minitl.nn import conv
-from minitl.nn import functional as F
 
 records = []  # (kind, groups, out_channels, cols shape)
 
@@ -52,33 +47,9 @@ def record_products():
         recording_chunks, recording_convolve, recording_backward
 
 
-def train_step():
-    tl.manual_seed(0)
-    model = models.resnet20()
-    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x, y = tl.randn(64, 3, 32, 32), tl.tensor(np.arange(64) % 10)
-
-    def step():
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return step
-
-
-def median_seconds(function, repeats=7):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def main():
-    step = train_step()
-    step_seconds = median_seconds(step)
+    step = bench.minitl_step("resnet20", "cpu")
+    step_seconds = bench.median_time(step, warmup=1, repeats=7)
     record_products()
     step()
     rng = np.random.default_rng(0)
@@ -87,7 +58,7 @@ def main():
         a = rng.standard_normal((g, out_channels // g, length if kind == "weight gradient" else k), dtype=np.float32)
         b = rng.standard_normal((g, k, length), dtype=np.float32)
         product = (lambda: a @ b.swapaxes(-1, -2)) if kind == "weight gradient" else (lambda: a @ b)
-        seconds[kind] = seconds.get(kind, 0.0) + median_seconds(product)
+        seconds[kind] = seconds.get(kind, 0.0) + bench.median_time(product, warmup=1, repeats=7)
         flops += 2 * out_channels * k * length
     total = sum(seconds.values())
     print(f"ResNet-20 train step (batch 64): {1000 * step_seconds:.0f} ms")

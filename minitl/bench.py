@@ -50,7 +50,8 @@ def _current_rss_mb():
         return _peak_rss_mb()
 
 
-def _median_time(step, warmup, repeats):
+def median_time(step, warmup, repeats):
+    """Median seconds of `repeats` calls of step() after `warmup` untimed ones."""
     for _ in range(warmup):
         step()
     times = []
@@ -62,7 +63,8 @@ def _median_time(step, warmup, repeats):
 
 
 # -- minitl ------------------------------------------------------------------------------
-def _minitl_step(workload, device):
+def minitl_step(workload, device):
+    """A function running one step of `workload` ("cnn-s train", "resnet20 train" or "resnet20 infer")."""
     import minitl as tl
     from minitl import models, nn, optim
     from minitl.nn import functional as F
@@ -203,8 +205,8 @@ def _worker(engine, workload, warmup, repeats, threads, device):
         import torch
         torch.set_num_threads(threads)
     before = _current_rss_mb()  # after the imports (minitl's came with this module): model, data and steps count
-    step = _torch_step(workload, device) if engine == "torch" else _minitl_step(workload, device)
-    seconds = _median_time(step, warmup, repeats)
+    step = _torch_step(workload, device) if engine == "torch" else minitl_step(workload, device)
+    seconds = median_time(step, warmup, repeats)
     result = {"seconds": seconds, "peak_mb": _peak_rss_mb() - before}
     # On a GPU, Python only queues the kernels: a Python profile cannot say where the GPU's time goes.
     if engine == "minitl" and workload.endswith("train") and device == "cpu":
