@@ -103,17 +103,3 @@ def test_argmax_argmin():
 def test_bad_arguments_give_clear_errors(bad, message):
     with pytest.raises((ValueError, IndexError, TypeError), match=message):
         bad()
-
-
-@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 6), (2, 3, 4, 5), (2, 3, 2, 2, 2)])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_channel_sum_is_the_sum_over_every_dimension_but_the_channel(shape, dtype):
-    from minitl.ops.reduction import channel_sum
-    rng = np.random.default_rng(0)
-    x, y = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
-    axes = tuple(d for d in range(len(shape)) if d != 1)
-    for factors in [(x,), (x, y)]:
-        got = channel_sum(*factors)
-        assert got.dtype == dtype and got.shape == (3,)
-        expected = np.prod(factors, axis=0).sum(axis=axes)
-        np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)

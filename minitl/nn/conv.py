@@ -41,7 +41,6 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Function
-from minitl.ops.reduction import channel_sum
 
 
 def pair(value, name):
@@ -215,7 +214,7 @@ class Conv2d(Function):
         if self.needs_input_grad[0]:
             gx = self.input_grad(gy)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            gb = channel_sum(gy)
+            gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
     def input_grad(self, gy):
