@@ -22,21 +22,8 @@ In training, mean and var depend on x, hence the two extra terms. The whole
 layer is one Function in closed form: composing mean, var, sqrt, * and +
 would record a long graph and pass over the activations many more times.
 """
-import string
-
 from minitl import backend
 from minitl.autograd import Function, Tensor
-
-
-def channel_sum(*factors):
-    """sum over every dimension but 1 (the channel) of the product of `factors`, shape (C,).
-
-    einsum multiplies and adds in one pass with no product temporary, and reduces 2-3x faster than
-    ``sum(axis=(0, 2, 3))`` on ResNet-20's activations, to the same float32 accuracy (measured).
-    """
-    xp = backend.get_array_module(factors[0])
-    dims = string.ascii_lowercase[:factors[0].ndim]  # one letter per dimension: "b" is the channel
-    return xp.einsum(",".join([dims] * len(factors)) + "->b", *factors)
 
 
 class BatchNorm(Function):
@@ -46,8 +33,8 @@ class BatchNorm(Function):
     the batch's (training; they are kept as `mean` and `var` for the running estimates).
     """
 
-    def __init__(self, eps, statistics=None):
-        self.eps, self.statistics = eps, statistics
+    def __init__(self, axes, eps, statistics=None):
+        self.axes, self.eps, self.statistics = axes, eps, statistics
 
     def forward(self, x, weight, bias):
         xp = backend.get_array_module(x)
@@ -55,10 +42,9 @@ class BatchNorm(Function):
         self.weight = weight.reshape(channel_shape)
         bias = bias.reshape(channel_shape)
         if self.statistics is None:
-            count = x.size // x.shape[1]
-            self.mean = channel_sum(x).reshape(channel_shape) / count
+            self.mean = x.mean(axis=self.axes, keepdims=True)
             centered = x - self.mean
-            self.var = channel_sum(centered, centered).reshape(channel_shape) / count
+            self.var = (centered * centered).mean(axis=self.axes, keepdims=True)
             self.inv_std = 1 / xp.sqrt(self.var + self.eps)
             self.xhat = centered
             self.xhat *= self.inv_std  # in place: `centered` is not needed again
@@ -77,11 +63,10 @@ class BatchNorm(Function):
         needs_x, needs_weight, needs_bias = self.needs_input_grad
         training = self.statistics is None
         gx = g_weight = g_bias = None
-        channel_shape = self.weight.shape
-        sum_g = channel_sum(g).reshape(channel_shape)
+        sum_g = g.sum(axis=self.axes, keepdims=True)
         if training or needs_weight:
             xhat = self.xhat if training else (self.x - self.mean) * self.inv_std
-            sum_g_xhat = channel_sum(g, xhat).reshape(channel_shape)
+            sum_g_xhat = (g * xhat).sum(axis=self.axes, keepdims=True)
         if needs_x and training:
             count = g.size // g.shape[1]
             k = self.weight * self.inv_std / count
@@ -101,6 +86,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """Normalise each channel (dim 1); `running_mean`/`running_var` are arrays updated in place when training."""
     if x.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, ...), got {x.shape}")
+    axes = (0,) + tuple(range(2, x.ndim))
     xp = backend.get_array_module(x.data)
     # A missing gamma or beta is a constant 1 or 0: the same Function then serves every case.
     if weight is None:
@@ -110,12 +96,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in eval mode needs running_mean and running_var")
-        return BatchNorm(eps, (running_mean, running_var))(x, weight, bias)
+        return BatchNorm(axes, eps, (running_mean, running_var))(x, weight, bias)
     count = x.data.size // x.shape[1]
     if count < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input of shape {x.shape}")
-    normalize = BatchNorm(eps)
+    normalize = BatchNorm(axes, eps)
     y = normalize(x, weight, bias)
     if running_mean is not None:
         running_mean *= 1 - momentum
