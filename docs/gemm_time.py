@@ -48,7 +48,7 @@ def record_products():
 
 
 def main():
-    step = bench.minitl_step("resnet20", "cpu")
+    step = bench.minitl_step("resnet20 train", "cpu")
     step_seconds = bench.median_time(step, warmup=1, repeats=7)
     record_products()
     step()
