@@ -83,13 +83,13 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
 
 
 def plot_history(history, path, title=None):
-    """Save learning curves (loss and accuracy per epoch, train and validation) as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")  # no screen needed
-    import matplotlib.pyplot as plt
+    """Save learning curves (loss and accuracy per epoch, train and validation when recorded) as a PNG."""
+    from matplotlib.figure import Figure  # the object API: no pyplot state, no screen needed
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [record["epoch"] for record in history]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure = Figure(figsize=(10, 4))
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
     for key, label, axis in [("loss", "train", loss_axis), ("val_loss", "validation", loss_axis),
                              ("accuracy", "train", accuracy_axis), ("val_accuracy", "validation", accuracy_axis)]:
         if key in history[0]:
@@ -97,12 +97,11 @@ def plot_history(history, path, title=None):
     loss_axis.set(xlabel="epoch", ylabel="loss", title="loss")
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for axis in (loss_axis, accuracy_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         axis.legend()
         axis.grid(alpha=0.3)
     if title:
         figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
-

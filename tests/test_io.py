@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
+import local_files
 import minitl as tl
 from minitl.io import CheckpointError, load, load_torch_checkpoint, save
 from minitl.io.torch_checkpoint import LEGACY_MAGIC, RestrictedUnpickler
@@ -72,10 +73,9 @@ def test_reads_every_dtype_and_view_from_torch_files(layout):
 
 
 def test_reads_the_real_legacy_cifar_resnet_checkpoint():
-    directory = os.environ.get("MINITL_WEIGHTS_DIR")
-    path = pathlib.Path(directory or ".") / "resnet20-12fca82f.th"
-    if not directory or not path.exists():
-        pytest.skip("set MINITL_WEIGHTS_DIR to a folder holding resnet20-12fca82f.th (CI uses ../shared/pretrained)")
+    path = local_files.checkpoint_path()
+    if path is None:
+        pytest.skip(local_files.WEIGHTS_SKIP)
     arrays = load_torch_checkpoint(path)  # saved from cuda:0 by an old PyTorch
     assert arrays["module.conv1.weight"].shape == (16, 3, 3, 3)
     assert arrays["module.linear.weight"].shape == (10, 64)
