@@ -48,7 +48,7 @@ class Tensor:
     installed as methods by ``minitl.ops``; the Python protocols (bool, float,
     int, index, format, NumPy conversion) are here and behave as PyTorch's.
     """
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_generation", "_version", "__weakref__")
+    __slots__ = ("__weakref__", "_generation", "_version", "data", "grad", "grad_fn", "requires_grad")
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False):

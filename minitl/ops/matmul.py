@@ -6,10 +6,12 @@ treated as a row (left) or column (right) matrix, whose extra axis ``@``
 drops; the backward puts that axis back into dC first and removes it from
 the gradient after.
 
-As in PyTorch, both operands must have the same dtype (no promotion).
+As in PyTorch, two tensors must have the same dtype (no promotion); a NumPy
+array operand is converted and promoted (PyTorch does so too).
 """
 from minitl import backend
 from minitl.autograd import Function, Tensor
+from minitl.ops.promotion import promote
 
 
 def _swap_last(m):
@@ -39,13 +41,9 @@ class MatMul(Function):
         return ga, gb
 
 
-def _as_tensor(value):
-    """NumPy/CuPy arrays are accepted as operands, as in PyTorch."""
-    return Tensor(value) if backend.is_array(value) else value
-
-
 def matmul(a, b):
-    a, b = _as_tensor(a), _as_tensor(b)
+    if backend.is_array(a) or backend.is_array(b):  # PyTorch accepts an ndarray here, and promotes it
+        a, b = promote("matmul", a, b)
     for name, operand in (("first", a), ("second", b)):
         if not isinstance(operand, Tensor):
             raise TypeError(f"matmul: the {name} operand is a {type(operand).__name__}, not a Tensor: "
