@@ -185,3 +185,17 @@ def test_batch_norm_running_stats_follow_pytorch_over_several_steps():
 def test_bad_input_gives_clear_errors(bad, message):
     with pytest.raises(ValueError, match=message):
         bad()
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), (1, 1)),
+                                                     ((3, 2), (2, 1), (1, 0)), ((2, 3), (3, 3), (1, 1)),
+                                                     ((5, 5), (2, 3), (2, 2))])
+def test_fast_pooling_equals_the_reference_definition(kernel, stride, padding):
+    """The offset-by-offset Functions against reference_pool2d (windows reduced over trailing axes)."""
+    from minitl.nn.pooling import reference_pool2d
+    x = np.random.default_rng(0).normal(size=(2, 3, 11, 10))
+    fast_max = F.max_pool2d(tl.tensor(x, dtype=tl.float64), kernel, stride, padding).numpy()
+    fast_avg = F.avg_pool2d(tl.tensor(x, dtype=tl.float64), kernel, stride, padding).numpy()
+    np.testing.assert_array_equal(fast_max, reference_pool2d(x, kernel, stride, padding, "max"))
+    np.testing.assert_allclose(fast_avg, reference_pool2d(x, kernel, stride, padding, "mean"),
+                               rtol=1e-13, atol=1e-15)
