@@ -17,6 +17,7 @@ queues the kernels). ``--device cuda`` runs both engines on the GPU, waiting
 for its queue at the end of every step.
 """
 import argparse
+import contextlib
 import cProfile
 import importlib.util
 import json
@@ -198,6 +199,22 @@ def _combine(rounds):
     return result
 
 
+@contextlib.contextmanager
+def busy_cores(count):
+    """`count` background processes spinning in a Python loop (a laptop running other programs).
+
+    Both engines then compete for the cores with them: the point is the ratio under load, where
+    BLAS threads that spin-wait at their barriers can make an engine collapse.
+    """
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
 def run(workloads=WORKLOADS, warmup=2, repeats=5, rounds=3, threads=None, compare=True, device="cpu"):
     """Each workload in `rounds` rounds, the engines taking turns within a round. A shared machine
     has slow spells that last seconds: they slow both engines of a round alike, so the ratio is the
@@ -225,7 +242,7 @@ def format_table(report):
         lines.append(f"{workload:<16}{1000 * row['minitl']['seconds']:>11.1f}"
                      + (f"{1000 * torch_row['seconds']:>10.1f}{row['ratio']:>7.2f}x" if torch_row else f"{'-':>10}{'-':>8}")
                      + f"{row['minitl']['peak_mb']:>11.0f}" + (f"{torch_row['peak_mb']:>10.0f}" if torch_row else f"{'-':>10}"))
-    lines.append(f"(device {report['device']}; {report['threads']} threads; ms: median over {report['rounds']} "
+    lines.append(f"(device {report['device']}; {report['threads']} threads;{' every core busy;' if report.get('busy') else ''} ms: median over {report['rounds']} "
                  "rounds of the median of timed repeats after warm-up; ratio: median of the rounds' ratios; "
                  "MB = peak RSS growth, host memory only)")
     for workload, row in report["results"].items():
@@ -248,6 +265,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="rounds, the engines taking turns in each (default 3)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both engines run there)")
+    parser.add_argument("--busy", action="store_true",
+                        help="keep every core busy with a background process while measuring (a loaded machine)")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     device = backend.normalize_device(args.device)
@@ -260,8 +279,10 @@ def main(argv=None):
         parser.exit(2, f"bench: {err}\n")
     workloads, warmup, repeats, rounds = ((("cnn-s train",), 1, 1, 1) if args.quick
                                           else (WORKLOADS, args.warmup, args.repeats, args.rounds))
-    report = run(workloads, warmup=warmup, repeats=repeats, rounds=rounds, threads=args.threads, compare=not args.no_torch,
-                 device=device)
+    with busy_cores(os.cpu_count() if args.busy else 0):
+        report = run(workloads, warmup=warmup, repeats=repeats, rounds=rounds, threads=args.threads,
+                     compare=not args.no_torch, device=device)
+    report["busy"] = args.busy
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 

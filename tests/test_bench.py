@@ -68,3 +68,20 @@ def test_bench_on_cuda_runs_every_step_on_the_device():
 def test_bench_on_cuda_without_a_gpu_says_how_to_get_one():
     message = run_bench("--device", "cuda", expect_success=False)
     assert 'pip install "minitl[gpu]"' in message and "Traceback" not in message
+
+
+def test_busy_mode_loads_every_core_while_measuring_and_stops_its_spinners(monkeypatch):
+    from benchmarks import bench
+    seen = []
+
+    def fake_run(*args, **kwargs):
+        spinners = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+                    if "while True: pass" in line]
+        seen.append(len(spinners))
+        return {"threads": 1, "device": "cpu", "rounds": 1, "results": {}}
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    assert bench.main(["--busy", "--quick", "--json", "--no-torch"]) == 0
+    assert seen[0] >= os.cpu_count()
+    after = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert after.count("while True: pass") == seen[0] - os.cpu_count()  # ours are gone (others' may remain)
