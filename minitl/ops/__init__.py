@@ -13,8 +13,7 @@ from minitl.ops.elementwise import abs_, clip, cos, exp, log, relu, sigmoid, sin
 from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
 from minitl.ops.matmul import matmul
 from minitl.ops.reduction import all, any, argmax, argmin, max, mean, min, sum, var
-from minitl.ops.shape import (cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack, t,
-                              transpose, unsqueeze, where)
+from minitl.ops.shape import cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack, t, transpose, unsqueeze, where
 
 
 def _reflected(function):

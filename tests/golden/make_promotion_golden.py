@@ -17,7 +17,7 @@ import torch
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays
+from promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays  # noqa: E402
 
 TORCH_LIB = types.SimpleNamespace(where=torch.where, cat=torch.cat, stack=torch.stack)
 
