@@ -24,6 +24,7 @@ from minitl import backend
 from minitl.autograd import Function
 from minitl.nn.activations import stable_log_softmax
 from minitl.nn.arguments import tensor_argument
+from minitl.ops.promotion import promote
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -172,5 +173,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="m
     check_reduction(reduction)
     if input.shape != target.shape:
         raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} differ")
-    losses = BCEWithLogits(1 if pos_weight is None else pos_weight.data)(input, target)
+    input, target = promote(name, input, target)  # float32 logits, float64 targets: float64, as in PyTorch
+    losses = BCEWithLogits(1 if pos_weight is None else pos_weight.data.astype(input.dtype))(input, target)
     return reduce(losses if weight is None else losses * weight, reduction)
