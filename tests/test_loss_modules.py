@@ -110,6 +110,9 @@ def test_bad_options_are_refused():
         nn.GELU("erf")(tl.zeros(2))
     with pytest.raises(ValueError, match=r"weight must have one entry per class, shape \(4,\), got \(3,\)"):
         F.cross_entropy(tl.zeros(2, 4), tl.tensor([0, 1]), tl.ones(3))
+    with pytest.raises(TypeError, match="the third argument is the class weight, as in PyTorch, got 'sum'; pass "
+                                        "reduction='sum' by keyword"):
+        F.cross_entropy(tl.zeros(2, 4), tl.tensor([0, 1]), "sum")
     with pytest.raises(ValueError, match=r"must lie in \[0, 3\] \(or equal ignore_index=-100\), got values from 0 to 7"):
         F.cross_entropy(tl.zeros(2, 4), tl.tensor([0, 7]))
 

@@ -119,6 +119,9 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
+    if isinstance(weight, str):
+        raise TypeError(f"cross_entropy(): the third argument is the class weight, as in PyTorch, got {weight!r}; "
+                        f"pass reduction={weight!r} by keyword")
     return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy")
 
 
