@@ -31,10 +31,11 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from training_dynamics import loader, mean_std, mlp, mnist_splits, preprocess  # noqa: E402 (the sibling demo)
+
 import minitl as tl  # noqa: E402
 from minitl import optim, tune  # noqa: E402
 from minitl.train import evaluate, fit  # noqa: E402
-from training_dynamics import loader, mean_std, mlp, mnist_splits, preprocess, save  # noqa: E402
 
 FUNCTIONS = 200
 BUDGETS = (9, 16, 25, 49)
@@ -66,7 +67,7 @@ def bumps(x_star, y_star):
 
 def grid_of(budget):
     """A k x k grid for a budget of k^2 trials: the centres of k equal cells of [0, 1] on each axis."""
-    k = int(round(budget ** 0.5))
+    k = round(budget ** 0.5)
     values = ((np.arange(k) + 0.5) / k).tolist()
     return {"x": values, "y": values}
 
@@ -80,13 +81,13 @@ def grid_vs_random(out, functions):
         for budget in BUDGETS:
             best[budget]["grid"].append(tune.grid_search(objective, grid_of(budget)).best()["score"])
             best[budget]["random"].append(tune.random_search(objective, space, budget, seed=number).best()["score"])
-    table = [f"(a) best f found (max 1.05) over {functions} functions, mean +- std; "
-             "values of the parameter that matters tried",
+    table = [(f"(a) best f found (max 1.05) over {functions} functions, mean +- std; "
+              "values of the parameter that matters tried"),
              f"{'budget':>6}{'grid':>18}{'random':>18}{'random better':>15}{'values tried: grid / random':>31}"]
     for budget in BUDGETS:
         grid, random = np.array(best[budget]["grid"]), np.array(best[budget]["random"])
         table.append(f"{budget:>6}{mean_std(grid, digits=3):>18}{mean_std(random, digits=3):>18}"
-                     f"{np.mean(random > grid):>15.0%}{f'{int(round(budget ** 0.5))} / {budget}':>31}")
+                     f"{np.mean(random > grid):>15.0%}{f'{round(budget ** 0.5)} / {budget}':>31}")
     picture = projection_figure(out, *centres[0])
     results = {str(budget): {method: {"mean": float(np.mean(v)), "std": float(np.std(v))}
                              for method, v in best[budget].items()} for budget in BUDGETS}
@@ -155,8 +156,8 @@ def coarse_to_fine_study(splits, out, epochs, rounds, trials, keep_top, search_s
     data = preprocess(splits, "standardised")
     objective = mnist_objective(data, epochs)
     searches = {"coarse-to-fine": [], "random": []}
-    lines = [f"(b) lr x weight decay for an MLP 784-100-10 (SGD momentum 0.9, {epochs} epochs) on MNIST: "
-             f"{rounds} rounds x {trials} trials, narrowed to the best {keep_top}"]
+    lines = [(f"(b) lr x weight decay for an MLP 784-100-10 (SGD momentum 0.9, {epochs} epochs) on MNIST: "
+              f"{rounds} rounds x {trials} trials, narrowed to the best {keep_top}")]
     pictures = []
     for seed in range(search_seeds):
         fine = tune.coarse_to_fine(objective, SPACE, rounds, trials, keep_top, seed=seed)

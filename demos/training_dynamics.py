@@ -31,6 +31,7 @@ repeated over SEEDS seeds (mean +- std); PNGs, the tables and results.json go
 to --out.
 """
 import argparse
+import itertools
 import json
 import math
 import pathlib
@@ -92,7 +93,7 @@ def mlp(widths, activation=nn.ReLU, init=None):
     """Linear layers of the given widths with `activation` between them; `init(weight)` replaces PyTorch's
     default initialisation of the weights (the biases then start at zero)."""
     layers = []
-    for i, (fan_in, fan_out) in enumerate(zip(widths, widths[1:])):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
         linear = nn.Linear(fan_in, fan_out)
         if init is not None:
             init(linear.weight)
@@ -156,7 +157,8 @@ def mean_std(values, scale=1.0, digits=1):
 
 
 def figure(rows, columns, size):
-    from matplotlib.figure import Figure  # the demo's dependency, imported when plotting
+    """A matplotlib Figure (no pyplot: no global state) and its grid of axes."""
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=size)
     return fig, fig.subplots(rows, columns, squeeze=False)
@@ -283,8 +285,8 @@ def preprocessing_run(data, lr, epochs, seed, split):
 
 def preprocessing_study(splits, out, epochs, seeds):
     table = [f"(c) MLP 784-100-10, SGD momentum 0.9, {epochs} epochs; lr = best of {len(LR_GRID)} on validation loss",
-             f"{'input':<13}{'lr':>7}{f'steps to loss {TARGET_LOSS}':>20}{'test accuracy %':>18}"
-             f"{'|dL| at start':>22}{'|dL| trained':>22}"]
+             (f"{'input':<13}{'lr':>7}{f'steps to loss {TARGET_LOSS}':>20}{'test accuracy %':>18}"
+              f"{'|dL| at start':>22}{'|dL| trained':>22}")]
     results, curves = {}, {}
     for mode in ("raw", "centred", "standardised"):
         data = preprocess(splits, mode)
@@ -338,8 +340,8 @@ def schedule_run(splits, name, lr, epochs, seed, split):
 def schedule_study(splits, out, epochs, seeds):
     data = preprocess(splits, "standardised")
     schedules = ("constant", "step decay", "cosine")
-    table = [f"(d) MLP 784-100-10, SGD momentum 0.9, {epochs} epochs, standardised inputs; "
-             "base lr = best on validation accuracy",
+    table = [(f"(d) MLP 784-100-10, SGD momentum 0.9, {epochs} epochs, standardised inputs; "
+              "base lr = best on validation accuracy"),
              f"{'schedule':<12}{'base lr':>9}{'final train loss':>20}{'test accuracy %':>18}"]
     results, curves = {}, {}
     for name in schedules:
@@ -377,8 +379,8 @@ def schedule_study(splits, out, epochs, seeds):
 def ratio_study(splits, out, epochs, seeds, record_every):
     data = preprocess(splits, "standardised")
     weights = [f"{2 * i}.weight" for i in range(10)]
-    table = [f"(e) update/weight ratio ||dW|| / ||W|| of each Linear weight, median over the steps of epoch "
-             f"{epochs} (recorded every {record_every} steps), mean over {seeds} seeds; rule of thumb ~1e-3",
+    table = [(f"(e) update/weight ratio ||dW|| / ||W|| of each Linear weight, median over the steps of epoch "
+              f"{epochs} (recorded every {record_every} steps), mean over {seeds} seeds; rule of thumb ~1e-3"),
              f"{'learning rate':<22}" + "".join(f"{f'L{i}':>9}" for i in range(1, 11))]
     results, pictures = {}, []
     for label, lr in LEARNING_RATES.items():
@@ -423,8 +425,8 @@ def recording_cost(splits, epochs_of_timing=3):
             fit(model, batches, opt, 1, progress=False, record_stats=record_stats)
             times[name].append((time.process_time() - start) / len(batches))
     best = {name: min(values) for name, values in times.items()}
-    lines = [f"recording cost, CPU ms per training step of the 10-layer MLP (batch {BATCH}), fastest of "
-             f"{epochs_of_timing} epochs each:"]
+    lines = [(f"recording cost, CPU ms per training step of the 10-layer MLP (batch {BATCH}), fastest of "
+              f"{epochs_of_timing} epochs each:")]
     lines += [f"  {name:<16}{1000 * seconds:7.2f} ms  ({100 * (seconds / best['off'] - 1):+.1f} %)"
               for name, seconds in best.items()]
     return "\n".join(lines), {name: {"ms_per_step": 1000 * s, "overhead": s / best["off"] - 1}

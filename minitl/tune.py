@@ -229,7 +229,7 @@ def run_trial(objective, params, number, round_number=0):
     trial = {"trial": number, "round": round_number, "params": params, "score": None, "status": "failed", "error": None}
     try:
         score = objective(**params)
-    except Exception as error:  # a failed trial is a result, not the end of the search
+    except Exception as error:  # noqa: BLE001 (a failed trial is a result, not the end of the search)
         trial["error"] = f"{type(error).__name__}: {error}"
         return trial
     try:

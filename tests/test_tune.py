@@ -1,4 +1,5 @@
 """minitl.tune: seeded searches, coarse-to-fine narrowing, failed trials, JSON and the scatter plot."""
+import itertools
 import json
 import math
 
@@ -44,7 +45,7 @@ def test_coarse_to_fine_narrows_toward_the_known_optimum():
         assert isinstance(lr, tune.LogUniform) and isinstance(wd, tune.LogUniform)  # log ranges stay log
         assert lr.low <= 10 ** -2.5 <= lr.high and wd.low <= 1e-4 <= wd.high
         widths.append(math.log10(lr.high / lr.low) + math.log10(wd.high / wd.low))
-    assert all(later < earlier for earlier, later in zip(widths, widths[1:]))
+    assert all(later < earlier for earlier, later in itertools.pairwise(widths))
     assert widths[-1] < widths[0] / 4
     round_best = [results.top(1, round_number=r)[0]["score"] for r in range(4)]
     assert round_best[-1] > round_best[0] and results.best()["score"] > -0.05
