@@ -20,7 +20,8 @@
     moves when every weight tensor is perturbed by 0.1 % of its norm.
 (d) Learning-rate schedules on one task: constant, step decay (x0.1 after
     half the epochs) and cosine annealing, each with its base rate chosen on
-    validation data; the training-loss curves show the drop at the step.
+    validation data; then all three from the same high base rate, where the
+    training-loss curves show the drop at the step.
 (e) Update/weight ratios per layer over training (``fit(record_stats=...)``)
     for the learning rates of (b) that do not diverge, against the rule of
     thumb of about 1e-3; and what recording costs per training step.
@@ -193,9 +194,12 @@ def activation_study(out, quick):
                     outputs.append(values.numpy())
             stds[f"{name} {init}"] = [float(o.std()) for o in outputs]
             table.append(f"{name:<10} {init:<9}" + "".join(f"{s:>9.2g}" for s in stds[f"{name} {init}"]))
+            # one x range per row, that of the first layer (tanh: -1..1), so vanishing and exploding show;
+            # values outside it are piled into the edge bins. ReLU: only the positive half (the rest is 0)
+            low, high = (-1.0, 1.0) if name == "tanh" else (0.0, 3 * stds[f"{name} {init}"][0])
             for layer, (axis, values_of_layer) in enumerate(zip(axes[row], outputs), start=1):
-                finite = values_of_layer[np.isfinite(values_of_layer)].ravel()
-                axis.hist(finite, bins=40, color=f"C{row}")
+                shown = values_of_layer.ravel() if name == "tanh" else values_of_layer[values_of_layer > 0]
+                axis.hist(np.clip(shown, low, high), bins=40, range=(low, high), color=f"C{row}")
                 axis.set_yticks([])
                 axis.tick_params(labelsize=6)
                 axis.set_title(f"L{layer} std {stds[f'{name} {init}'][layer - 1]:.2g}", fontsize=7)
@@ -338,11 +342,19 @@ def schedule_run(splits, name, lr, epochs, seed, split):
 
 
 def schedule_study(splits, out, epochs, seeds):
+    """Each schedule with its own base lr (the protocol), then all three from the same high base lr
+    (the largest of SCHEDULE_LRS), where the drop at the step shows: the loss before and after it."""
     data = preprocess(splits, "standardised")
     schedules = ("constant", "step decay", "cosine")
+    steps_per_epoch = len(loader(data["train"]))
+    step_at = epochs // 2 * steps_per_epoch
+    common_lr = max(SCHEDULE_LRS)
     table = [(f"(d) MLP 784-100-10, SGD momentum 0.9, {epochs} epochs, standardised inputs; "
               "base lr = best on validation accuracy"),
              f"{'schedule':<12}{'base lr':>9}{'final train loss':>20}{'test accuracy %':>18}"]
+    same_lr = [f"the same schedules all from base lr {common_lr:g}: training loss (20-step mean) just before "
+               f"step {step_at} (the step of step decay) and one epoch later",
+               f"{'schedule':<12}{'before':>18}{'after':>18}{'final':>18}{'test accuracy %':>18}"]
     results, curves = {}, {}
     for name in schedules:
         scores = {lr: schedule_run(data, name, lr, epochs, 100, "val")[1] for lr in SCHEDULE_LRS}
@@ -350,15 +362,20 @@ def schedule_study(splits, out, epochs, seeds):
         runs = [schedule_run(data, name, lr, epochs, seed, "test") for seed in range(seeds)]
         finals = [np.mean(losses[-20:]) for losses, _ in runs]
         table.append(f"{name:<12}{lr:>9g}{mean_std(finals, digits=3):>20}{mean_std([a for _, a in runs], 100):>18}")
-        curves[name] = (lr, runs[0][0])
+        common = [schedule_run(data, name, common_lr, epochs, seed, "test") for seed in range(seeds)]
+        around = [[smooth(losses)[i] for i in (step_at - 1, step_at + steps_per_epoch - 1, -1)] for losses, _ in common]
+        same_lr.append(f"{name:<12}" + "".join(f"{mean_std(column, digits=3):>18}" for column in zip(*around))
+                       + f"{mean_std([a for _, a in common], 100):>18}")
+        curves[name] = common[0][0]
         results[name] = {"lr": lr, "val_accuracy_by_lr": {f"{k:g}": v for k, v in scores.items()},
-                         "final_train_loss": [float(f) for f in finals], "test_accuracy": [a for _, a in runs]}
-    steps_per_epoch = len(loader(data["train"]))
+                         "final_train_loss": [float(f) for f in finals], "test_accuracy": [a for _, a in runs],
+                         f"at_lr_{common_lr:g}": {"loss_before_after_final": around,
+                                                  "test_accuracy": [a for _, a in common]}}
     fig, axes = figure(1, 2, (13, 4.5))
     loss_axis, lr_axis = axes[0]
-    for i, (name, (lr, losses)) in enumerate(curves.items()):
-        loss_axis.plot(smooth(losses), color=f"C{i}", linewidth=1, label=f"{name} (base lr {lr:g})")
-        schedule_probe = optim.SGD([tl.zeros(1, requires_grad=True)], lr=lr)
+    for i, (name, losses) in enumerate(curves.items()):
+        loss_axis.plot(smooth(losses), color=f"C{i}", linewidth=1, label=name)
+        schedule_probe = optim.SGD([tl.zeros(1, requires_grad=True)], lr=common_lr)
         scheduler, lrs = make_schedule(name, schedule_probe, epochs), []
         for _ in range(epochs):
             lrs += [schedule_probe.param_groups[0]["lr"]] * steps_per_epoch
@@ -366,13 +383,13 @@ def schedule_study(splits, out, epochs, seeds):
                 scheduler.step()
         lr_axis.plot(lrs, color=f"C{i}", label=name)
     for axis in (loss_axis, lr_axis):
-        axis.axvline(epochs // 2 * steps_per_epoch, color="grey", linestyle=":", label="the step of step decay")
+        axis.axvline(step_at, color="grey", linestyle=":", label="the step of step decay")
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     loss_axis.set(xlabel="training step", ylabel="training loss (20-step mean)", yscale="log",
-                  title="Learning-rate schedules: training loss (seed 0)")
+                  title=f"Learning-rate schedules from base lr {common_lr:g}: training loss (seed 0)")
     lr_axis.set(xlabel="training step", ylabel="learning rate", yscale="log", title="the schedules")
-    return "\n".join(table), results, [save(fig, out / "d_schedules.png")]
+    return "\n".join(table + same_lr), results, [save(fig, out / "d_schedules.png")]
 
 
 # -- (e) update/weight ratios, and what recording costs --------------------------------------------------------
