@@ -352,8 +352,8 @@ def schedule_study(splits, out, epochs, seeds):
     table = [(f"(d) MLP 784-100-10, SGD momentum 0.9, {epochs} epochs, standardised inputs; "
               "base lr = best on validation accuracy"),
              f"{'schedule':<12}{'base lr':>9}{'final train loss':>20}{'test accuracy %':>18}"]
-    same_lr = [f"the same schedules all from base lr {common_lr:g}: training loss (20-step mean) just before "
-               f"step {step_at} (the step of step decay) and one epoch later",
+    same_lr = [(f"the same schedules all from base lr {common_lr:g}: training loss (20-step mean) just before "
+                f"step {step_at} (the step of step decay) and one epoch later"),
                f"{'schedule':<12}{'before':>18}{'after':>18}{'final':>18}{'test accuracy %':>18}"]
     results, curves = {}, {}
     for name in schedules:
