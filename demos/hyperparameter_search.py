@@ -40,7 +40,7 @@ from minitl.train import evaluate, fit  # noqa: E402
 FUNCTIONS = 200
 BUDGETS = (9, 16, 25, 49)
 BUMP_WIDTH = 0.05  # of the parameter that matters; the other one's bump is 10x wider and 20x lower
-ROUNDS, TRIALS, KEEP_TOP, SEARCH_SEEDS = 3, 12, 4, 3
+ROUNDS, TRIALS, KEEP_TOP, SEARCH_SEEDS = 3, 12, 4, 5
 SPACE = {"lr": tune.loguniform(1e-4, 10.0), "weight_decay": tune.loguniform(1e-7, 1.0)}
 
 
@@ -196,11 +196,13 @@ def main():
     splits = mnist_splits((600, 200, 200) if args.quick else (6000, 2000, 2000))
     section_start = time.time()
     table_b, results_b, pictures_b = coarse_to_fine_study(
-        splits, out, 1 if args.quick else 2, 2 if args.quick else ROUNDS, 4 if args.quick else TRIALS, 2 if args.quick else KEEP_TOP,
+        splits, out, 1 if args.quick else 2, 2 if args.quick else ROUNDS, 4 if args.quick else TRIALS,
+        2 if args.quick else KEEP_TOP,
         1 if args.quick else SEARCH_SEEDS, 1 if args.quick else 3)
     print(f"{table_b}\n({time.time() - section_start:.0f} s)")
     seconds, cpu_seconds = time.time() - started, time.process_time()
-    (out / "results.json").write_text(json.dumps({"quick": args.quick, "seconds": round(seconds), "cpu_seconds": round(cpu_seconds),
+    (out / "results.json").write_text(json.dumps({"quick": args.quick, "seconds": round(seconds),
+                                                  "cpu_seconds": round(cpu_seconds),
                                                   "pictures": pictures + pictures_b,
                                                   "grid_vs_random": results_a, "coarse_to_fine": results_b},
                                                  indent=1))

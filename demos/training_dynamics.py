@@ -473,7 +473,8 @@ def main():
     cost_table, results["recording_cost"] = recording_cost(splits, 1 if args.quick else 3)
     print(cost_table)
     seconds, cpu_seconds = time.time() - started, time.process_time()
-    (out / "results.json").write_text(json.dumps({"quick": args.quick, "seeds": seeds, "seconds": round(seconds), "cpu_seconds": round(cpu_seconds),
+    (out / "results.json").write_text(json.dumps({"quick": args.quick, "seeds": seeds, "seconds": round(seconds),
+                                                  "cpu_seconds": round(cpu_seconds),
                                                   "pictures": pictures, **results}, indent=1))
     print(f"\nplots and results.json in {out}/; total {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time)")
 
