@@ -218,15 +218,15 @@ def learning_rate_study(splits, out, epochs, seeds):
             tl.manual_seed(seed)
             model = deep_relu_net()
             losses, diverged = train_steps(model, optim.SGD(model.parameters(), lr=lr), data["train"], epochs, seed)
-            val_accuracy = None if diverged is not None else evaluate(model, loader(data["val"]))[1]
-            runs[label].append({"losses": losses, "diverged_at": diverged, "val_accuracy": val_accuracy})
+            accuracy = None if diverged is not None else evaluate(model, loader(data["test"]))[1]
+            runs[label].append({"losses": losses, "diverged_at": diverged, "test_accuracy": accuracy})
     table = [f"(b) 10-layer ReLU MLP (He init), plain SGD, {epochs} epochs, {seeds} seeds",
-             f"{'learning rate':<24}{'final train loss':>20}{'val accuracy %':>18}  diverged"]
+             f"{'learning rate':<24}{'final train loss':>20}{'test accuracy %':>18}  diverged"]
     for label, lr in LEARNING_RATES.items():
         finished = [run for run in runs[label] if run["diverged_at"] is None]
         diverged = [run["diverged_at"] for run in runs[label] if run["diverged_at"] is not None]
         final = mean_std([np.mean(run["losses"][-20:]) for run in finished], digits=3) if finished else "-"
-        accuracy = mean_std([run["val_accuracy"] for run in finished], 100) if finished else "-"
+        accuracy = mean_std([run["test_accuracy"] for run in finished], 100) if finished else "-"
         note = f"{len(diverged)}/{seeds} runs, at step {min(diverged)}" if diverged else "no"
         table.append(f"{label + f' (lr {lr:g})':<24}{final:>20}{accuracy:>18}  {note}")
     fig, axes = figure(1, 1, (8, 5))
@@ -241,7 +241,7 @@ def learning_rate_study(splits, out, epochs, seeds):
              title="Learning rates: loss per step (x: the loss became NaN)")
     axis.legend()
     axis.grid(alpha=0.3)
-    summary = {label: [{"diverged_at": r["diverged_at"], "val_accuracy": r["val_accuracy"],
+    summary = {label: [{"diverged_at": r["diverged_at"], "test_accuracy": r["test_accuracy"],
                         "final_loss": None if r["diverged_at"] is not None else float(np.mean(r["losses"][-20:]))}
                        for r in rs] for label, rs in runs.items()}
     return "\n".join(table), summary, [save(fig, out / "b_learning_rates.png")]
