@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from minitl import nn, optim
+from minitl import backend, nn, optim
 from minitl.monitor import StatsRecorder
 from minitl.train import fit, plot_history
 
@@ -123,3 +123,19 @@ def test_plot_history_draws_the_statistics(tmp_path):
     plain = plot_history([{k: v for k, v in r.items() if k != "stats"} for r in history], tmp_path / "plain.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 1.5 * plain.stat().st_size  # the statistics panels are drawn
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not backend.cuda_available(), reason="needs CuPy and an NVIDIA GPU")
+def test_recording_on_the_gpu_gives_the_cpu_numbers():
+    stats = []
+    for device in ("cpu", "cuda"):
+        model = tanh_net().float().to(device)
+        data = [(x.float().to(device), y.to(device)) for x, y in float64_batches(steps=2)]
+        history = fit(model, data, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), epochs=1, progress=False,
+                      record_stats=True)
+        stats.append(history[0]["stats"])
+    for cpu, gpu in zip(*stats):
+        for key in ("grad_norm", "update_ratio", "activation_mean", "activation_std"):
+            assert list(gpu[key]) == list(cpu[key]) and all(isinstance(v, float) for v in gpu[key].values())
+            np.testing.assert_allclose(list(gpu[key].values()), list(cpu[key].values()), rtol=1e-4, atol=1e-6)
