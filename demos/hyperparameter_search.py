@@ -1,6 +1,6 @@
 """Hyper-parameter search lab: grid vs random search, and coarse-to-fine search on a log scale.
 
-    python demos/hyperparameter_search.py            # about 3 minutes on 2 quiet CPU cores
+    python demos/hyperparameter_search.py            # about 45 s of CPU time (4 min on a busy shared machine)
     python demos/hyperparameter_search.py --quick    # a smoke test in seconds
 
 (a) Grid vs random search with the same budget (Bergstra & Bengio 2012) on

@@ -1,6 +1,6 @@
 """Training dynamics lab: babysitting a network, as the lecture's recap teaches it.
 
-    python demos/training_dynamics.py            # about 2 minutes on 2 quiet CPU cores
+    python demos/training_dynamics.py            # about 40 s of CPU time (2 min on a busy shared machine)
     python demos/training_dynamics.py --quick    # a smoke test in seconds
 
 (a) Weight initialisation: a 10-layer MLP (500 units a layer, tanh or ReLU)
