@@ -25,7 +25,7 @@ is) needs no rescaling. It adds no parameters: the same checkpoints load.
 import minitl as tl
 from minitl import nn
 from minitl.nn import functional as F
-from minitl.nn.regularization import stochastic_depth
+from minitl.nn.regularization import linear_decay, stochastic_depth
 
 
 class DownsampleShortcut(nn.Module):
@@ -71,8 +71,7 @@ class CifarResNet(nn.Module):
         super().__init__()
         if not 0.0 <= stochastic_depth_prob <= 1.0:
             raise ValueError(f"stochastic_depth_prob must lie in [0, 1], got {stochastic_depth_prob}")
-        total = 3 * blocks_per_stage
-        drop_probs = [stochastic_depth_prob * block / total for block in range(1, total + 1)]  # linear decay
+        drop_probs = linear_decay(stochastic_depth_prob, 3 * blocks_per_stage)
         self.conv1 = nn.Conv2d(3, 16, kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.layer1 = self._stage(16, 16, stride=1, drop_probs=drop_probs[:blocks_per_stage])

@@ -56,33 +56,38 @@ class _FractionalMaxPool(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         n, c, h, w = x.shape
-        planes = x.reshape(n, c, h * w)
-        rows, cols = self.starts_h[..., :, None], self.starts_w[..., None, :]  # (N, C, OH, 1), (N, C, 1, OW)
-        y, self.indices = None, None
+        self.input_shape = x.shape
+        # Each window element as a position in the flattened input: plane (n, c) starts at (n C + c) H W.
+        planes = (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+        corners = planes + self.starts_h[..., :, None] * w + self.starts_w[..., None, :]  # (N, C, OH, OW)
+        flat_x = x.ravel()  # a copy only when x is not contiguous
+        y = self.positions = None
         for i in range(self.kernel[0]):  # row-major over the window, so ties go to the first maximum
             for j in range(self.kernel[1]):
-                flat = ((rows + i) * w + cols + j).reshape(n, c, -1)
-                values = xp.take_along_axis(planes, flat, axis=2)
+                positions = corners + (i * w + j)
+                values = flat_x.take(positions)
                 if y is None:
-                    y, self.indices = values, flat
-                else:
-                    better = (values > y) | xp.isnan(values)  # PyTorch: a NaN takes over (and propagates)
-                    y = xp.where(better, values, y)
-                    self.indices = xp.where(better, flat, self.indices)
-        self.input_shape = x.shape
-        out_shape = (n, c, self.starts_h.shape[-1], self.starts_w.shape[-1])
-        self.indices = self.indices.reshape(out_shape)
-        return y.reshape(out_shape)
+                    y, self.positions = values, positions
+                    continue
+                # A later element takes over only where strictly greater (ties stay with the first), or
+                # where it is NaN: PyTorch's rule, under which a NaN propagates.
+                better = (values > y) | xp.isnan(values)
+                xp.copyto(self.positions, positions, where=better)
+                xp.maximum(y, values, out=y)  # maximum propagates NaN too
+        return y
+
+    @property
+    def indices(self):
+        """The maxima's positions as PyTorch returns them: row * W + col within each input plane."""
+        return self.positions % (self.input_shape[2] * self.input_shape[3])
 
     def backward(self, gy):
         xp = backend.get_array_module(gy)
-        n, c, h, w = self.input_shape
-        grad = xp.zeros((n, c, h * w), dtype=gy.dtype)
-        plane = xp.arange(n * c).reshape(n, c, 1)
-        # Windows may overlap, so one input pixel can be the maximum of several windows: add, do not assign.
-        backend.scatter_add(grad.reshape(n * c, h * w), (xp.broadcast_to(plane, (n, c, gy[0, 0].size)).ravel(),
-                                                         self.indices.ravel()), gy.ravel())
-        return (grad.reshape(self.input_shape),)
+        grad = xp.zeros(self.input_shape, dtype=gy.dtype)
+        # Windows may overlap, so one input pixel can be the maximum of several windows: add, do not assign
+        # (in output order, as PyTorch does, so float32 sums round alike).
+        backend.scatter_add(grad.reshape(-1), self.positions.ravel(), gy.ravel())
+        return (grad,)
 
 
 def _check_size_arguments(output_size, output_ratio):
@@ -144,10 +149,10 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None, r
     pool = _FractionalMaxPool(kernel, window_starts(samples[..., 1], h, out_h, kernel[0]),
                                window_starts(samples[..., 0], w, out_w, kernel[1]))
     y = pool(batched)
+    if not return_indices:
+        return y if x.ndim == 4 else y.squeeze(0)
     indices = Tensor(pool.indices)
-    if x.ndim == 3:
-        y, indices = y.squeeze(0), indices.squeeze(0)
-    return (y, indices) if return_indices else y
+    return (y, indices) if x.ndim == 4 else (y.squeeze(0), indices.squeeze(0))
 
 
 class FractionalMaxPool2d(Module):

@@ -39,6 +39,11 @@ def stochastic_depth(input, p, mode, training=True):
     return input * F._dropout_mask(input, p, mask_shape)
 
 
+def linear_decay(last_prob, num_blocks):
+    """Huang et al.'s drop probabilities for blocks 1..L: p_l = (l / L) p_L, the last block dropped most."""
+    return [last_prob * block / num_blocks for block in range(1, num_blocks + 1)]
+
+
 class StochasticDepth(Module):
     """Module form of ``stochastic_depth(input, p, mode, self.training)``, as torchvision's."""
 
