@@ -51,14 +51,14 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import minitl as tl  # noqa: E402
-from minitl import ensemble, nn, optim  # noqa: E402
-from minitl.data import MNIST, DataLoader, Dataset, TensorDataset, transforms  # noqa: E402
-from minitl.models.cifar_resnet import BasicBlock  # noqa: E402
-from minitl.nn import functional as F  # noqa: E402
-from minitl.nn.regularization import linear_decay  # noqa: E402
+import minitl as tl
+from minitl import ensemble, nn, optim
+from minitl.data import MNIST, DataLoader, Dataset, TensorDataset, transforms
+from minitl.models.cifar_resnet import BasicBlock
+from minitl.nn import functional as F
+from minitl.nn.regularization import linear_decay
 
 LR_GRID = (1e-3, 3e-3)
 EPOCHS = 15

@@ -64,7 +64,7 @@ def train_with_snapshots(cycles, epochs_per_cycle, batches_per_epoch):
 
 
 def test_snapshot_schedule_snapshots_at_each_cycles_end_where_the_lr_is_lowest():
-    model, schedule, log = train_with_snapshots(cycles=3, epochs_per_cycle=2, batches_per_epoch=4)
+    _, schedule, log = train_with_snapshots(cycles=3, epochs_per_cycle=2, batches_per_epoch=4)
     taken = [i for i, (_, took, _) in enumerate(log) if took]
     assert taken == [7, 15, 23] and len(schedule.snapshots) == 3
     lrs = [lr for lr, _, _ in log]
