@@ -17,8 +17,8 @@ Rows (the MLP is 784-256-256-10 with ReLUs; every change is one thing):
                   must not be flipped (a mirrored 2 or 3 is no digit) nor turned far (a 6 would
                   become a 9), so only small rotations, shifts, zooms and shears fit
   ensemble of 5   five plain MLPs from different seeds, softmax outputs averaged (5x the training)
-  snapshot ens.   one plain MLP with a cosine schedule restarting every EPOCHS / 4 epochs; the
-                  snapshots at the 4 cycle ends, averaged
+  snapshot ens.   one plain MLP with a cosine schedule restarting every 3 epochs; the snapshots
+                  at the 5 cycle ends, averaged
   EMA weights     one plain MLP evaluated with an exponential moving average of its weights
   CNN max pool    reference for the next row: conv(16)-pool-conv(32)-pool-linear, 2x2 max pooling
   CNN fractional  the same CNN with fractional max pooling (3x3 windows at pseudo-random strides of
@@ -65,6 +65,7 @@ EPOCHS = 15
 CURVE_IMAGES = 500  # the per-epoch curves use this many training and validation images
 BATCH = 50
 ENSEMBLE_SIZE = 5
+SNAPSHOT_CYCLES = 5
 EMA_DECAY = 0.99  # remembers about 100 steps: 5 epochs of 20 batches
 SPLIT_SEED = 0
 
@@ -182,8 +183,9 @@ class Run:
         loader = DataLoader(source, batch_size=BATCH, shuffle=True, seed=seed)
         kind = spec.get("kind", "plain")
         self.ema = optim.EMA(self.model, EMA_DECAY) if kind == "ema" else None
-        self.schedule = ensemble.SnapshotSchedule(self.model, opt, max(1, epochs // 4), len(loader)) \
-            if kind == "snapshot" else None
+        self.schedule = None
+        if kind == "snapshot":
+            self.schedule = ensemble.SnapshotSchedule(self.model, opt, max(1, epochs // SNAPSHOT_CYCLES), len(loader))
         self.curves = {"train": [], "val": []}
         started = time.time()
         for _ in range(epochs):
@@ -382,8 +384,8 @@ def main():
         lr = choose_lr(lab, method)
         results[method] = {"lr": lr, "runs": measure(lab, method, lr, seeds)}
         curves[method] = lab.run(method, lr, 0).curves
-        print(f"  {method:<26} test accuracy by seed: " + ", ".join(f"{r['test']:.1%}" for r in results[method]["runs"]),
-              flush=True)
+        print(f"  {method:<26} test accuracy by seed: "
+              + ", ".join(f"{r['test']:.1%}" for r in results[method]["runs"]), flush=True)
     check = dropout_check(lab.run("dropout", results["dropout"]["lr"], 0), *data["test"])
     save_figures(results, curves, check, out)
     seconds = time.time() - started
