@@ -5,10 +5,10 @@ import pathlib
 
 import numpy as np
 import pytest
+from fractional_pool_cases import CASE_IDS, CASES
 
 import minitl as tl
 import minitl.nn.functional as F
-from fractional_pool_cases import CASE_IDS, CASES
 from minitl import models, nn
 from minitl.nn.fractional_pool import window_starts
 
@@ -171,7 +171,7 @@ def blocks(model):
 
 def test_cifar_resnet_drop_probabilities_decay_linearly():
     model = models.resnet20(stochastic_depth_prob=0.5)
-    assert [block.drop_prob for block in blocks(model)] == pytest.approx([0.5 * l / 9 for l in range(1, 10)])
+    assert [block.drop_prob for block in blocks(model)] == pytest.approx([0.5 * block / 9 for block in range(1, 10)])
     assert all(block.drop_prob == 0 for block in blocks(models.resnet20()))
     with pytest.raises(ValueError, match="stochastic_depth_prob must lie in \\[0, 1\\]"):
         models.resnet32(stochastic_depth_prob=2)
