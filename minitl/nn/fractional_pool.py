@@ -145,7 +145,7 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None, r
     else:
         samples = _random_samples.data if isinstance(_random_samples, Tensor) else _random_samples
         _check_samples(samples, batched)
-        samples = samples[:n]
+        samples = backend.to_device(samples[:n], batched.device)  # windows are computed where the input is
     pool = _FractionalMaxPool(kernel, window_starts(samples[..., 1], h, out_h, kernel[0]),
                                window_starts(samples[..., 0], w, out_w, kernel[1]))
     y = pool(batched)
