@@ -39,7 +39,7 @@ def test_regularization_demo_quick(tmp_path):
                           env=dict(os.environ, MINITL_CACHE=str(tmp_path / "cache")))
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "train acc %" in out and "test acc %" in out and "gap" in out
+    assert "train acc %" in out and "test acc %" in out and "gap" in out and "CPU s" in out
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["quick"] is True and results["seeds"] == 1
     for method, entry in results["methods"].items():
