@@ -33,7 +33,7 @@ training run with seed 100, which no reported run uses), then 3 seeds
 (mean +- std). Train accuracy is measured after training, in eval mode, on the
 clean training images; the curves use the first 500 training and validation images.
 
-    python demos/regularization.py            # about 5 minutes on 2 CPU cores
+    python demos/regularization.py            # 300 s of CPU time (15 min on a busy shared machine)
     python demos/regularization.py --quick    # a smoke test in seconds
 
 MNIST comes from $MINITL_DATA_DIR when set (no network needed), else from the
