@@ -1,10 +1,11 @@
 """Read PyTorch checkpoints (.pt/.pth/.th) into NumPy arrays, without torch and without running code.
 
 A checkpoint is a pickle. Unpickling an arbitrary pickle runs whatever
-functions it names (``os.system`` included), so this reader uses an
-Unpickler whose ``find_class`` hands out only an allow-list: minitl's own
-stand-ins for PyTorch's tensor-rebuild functions, the storage type names
-and ``collections.OrderedDict``. Any other global is refused, naming it.
+functions it names (``os.system`` included), so this reader unpickles with
+`minitl.io.safe_pickle`: only an allow-list of globals (minitl's stand-ins
+for PyTorch's tensor-rebuild functions, the storage type names and
+``collections.OrderedDict``), after a scan that bounds the memory and time
+unpickling can take.
 
 Tensors are pickled as "rebuild a tensor from (storage, offset, size,
 stride)"; storages are *persistent ids* ``('storage', type, key, location,
@@ -19,17 +20,36 @@ legacy (before 1.6, e.g. the CIFAR ResNet ``.th`` files): five pickles in a
 
 The location ('cpu', 'cuda:0', ...) is ignored: every array lands on the
 CPU. float16 and bfloat16 are widened to float32 (NumPy has no bfloat16).
+
+Guarantees, for any file, however malformed or hostile:
+
+* no code runs, and nothing outside a storage's bytes is ever read: every
+  tensor's offset, sizes and strides are checked in absolute element
+  indices against its storage before a view is made;
+* every failure is a `CheckpointError` naming the file (a missing file is
+  a FileNotFoundError);
+* memory: each storage the state dict uses is read once, into one array,
+  and every tensor is a NumPy view of it, as torch's tensors are views of
+  their storages (a tensor pickled 256 times, or a stride-0 "expanded"
+  tensor, costs nothing extra). Peak memory is at most the file's size plus
+  twice the size of its float16/bfloat16 storages (widened to float32), plus
+  a few hundred bytes per pickle opcode; time is linear in the file's size.
+  Zip entries are read no further than their declared size, which must be
+  exactly what their storage needs, and must be stored uncompressed (as
+  torch writes them), so an entry cannot expand beyond the file.
 """
 import collections
-import io
 import os
-import pickle
 import struct
 import zipfile
 
 import numpy as np
 
+from minitl.io.safe_pickle import Frozen, UnsafePickle, load, scan
+
+ZIP_MAGIC = b"PK\x03\x04"  # how torch.load tells the two layouts apart
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL_VERSION = 1001
 STORAGE_DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
     "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
@@ -38,30 +58,53 @@ STORAGE_DTYPES = {
 CHECKPOINT_WRAPPERS = ("state_dict", "model_state_dict", "model")
 
 
-class StorageType:
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read safely: corrupt, truncated, hostile, or not a checkpoint."""
+
+
+class StorageType(Frozen):
     """Stands in for torch.FloatStorage & co: only its element type matters."""
 
+    __slots__ = ("name", "dtype", "itemsize")
+
     def __init__(self, name):
-        self.name = name
-        self.dtype = STORAGE_DTYPES[name]
-
-    @property
-    def itemsize(self):
-        return 2 if self.dtype == "bfloat16" else np.dtype(self.dtype).itemsize
+        dtype = STORAGE_DTYPES[name]
+        for attribute, value in [("name", name), ("dtype", dtype),
+                                 ("itemsize", 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize)]:
+            object.__setattr__(self, attribute, value)
 
 
-class StorageRef:
-    """A storage whose bytes are read later: its type, key and element count."""
+class StorageRef(Frozen):
+    """A storage whose bytes are read later: its type, key and element count, and, for a legacy view
+    into another storage, the element range it covers."""
 
-    def __init__(self, storage_type, key, numel, element_offset=0):
-        self.type, self.key, self.numel, self.element_offset = storage_type, key, numel, element_offset
+    __slots__ = ("type", "key", "numel", "view_offset")
+
+    def __init__(self, storage_type, key, numel, view_offset=None):
+        for attribute, value in [("type", storage_type), ("key", key), ("numel", numel),
+                                 ("view_offset", view_offset)]:
+            object.__setattr__(self, attribute, value)
 
 
-class TensorRef:
+class TensorRef(Frozen):
     """What the pickle asked to rebuild: a strided view of a storage."""
 
+    __slots__ = ("storage", "offset", "size", "stride")
+
     def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+        if not isinstance(storage, StorageRef):
+            raise CheckpointError(f"a tensor is rebuilt from a {type(storage).__name__}, not a storage")
+        if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+                and all(_is_int(n) and n >= 0 for n in (offset, *size, *stride))):
+            raise CheckpointError("a tensor's offset, size and stride must be non-negative integers, with one "
+                                  f"stride per dimension (got {len(size) if isinstance(size, tuple) else '?'} "
+                                  "dimensions)")
+        for attribute, value in [("storage", storage), ("offset", offset), ("size", size), ("stride", stride)]:
+            object.__setattr__(self, attribute, value)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
@@ -71,6 +114,8 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
 
 def _rebuild_parameter(data, *_ignored):
     """Stand-in for torch._utils._rebuild_parameter: a Parameter is its data."""
+    if not isinstance(data, TensorRef):
+        raise CheckpointError(f"a Parameter is rebuilt from a {type(data).__name__}, not a tensor")
     return data
 
 
@@ -79,161 +124,207 @@ ALLOWED_GLOBALS = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    **{("torch", name): StorageType(name) for name in STORAGE_DTYPES},
 }
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read safely: corrupt, truncated, or asking for a refused global."""
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles only tensors, storages and plain containers; see the module docstring."""
-
-    def __init__(self, file, storage_from_id):
-        super().__init__(file)
-        self.storage_from_id = storage_from_id
-
-    def find_class(self, module, name):
-        if (module, name) in ALLOWED_GLOBALS:
-            return ALLOWED_GLOBALS[(module, name)]
-        if module == "torch" and name in STORAGE_DTYPES:
-            return StorageType(name)
-        raise CheckpointError(f"refused to load global '{module}.{name}': a checkpoint may only contain "
-                              "tensors and plain containers (this file could run code if unpickled normally)")
-
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and pid and pid[0] == "storage" and isinstance(pid[1], StorageType)):
-            raise CheckpointError(f"unexpected persistent id {pid!r}")
-        return self.storage_from_id(pid)
-
-
 def load_torch_checkpoint(path):
-    """The tensors of a PyTorch checkpoint as a flat dict name -> numpy array.
+    """The tensors of a PyTorch checkpoint as a flat dict name -> numpy array; see the module docstring.
 
     Nested ``{'state_dict': {...}, ...}`` checkpoints are unwrapped, and
-    entries that are not tensors (epochs, accuracies) are dropped.
+    entries that are not tensors (epochs, accuracies) are dropped. Arrays
+    that share a storage in the file share memory here.
     """
     path = os.fspath(path)
     if path.endswith(".safetensors"):
         from minitl.io.safetensors_io import load_safetensors
         return load_safetensors(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        if zipfile.is_zipfile(path):
-            obj = _load_zip(path)
-        else:
-            with open(path, "rb") as file:
-                obj = _load_legacy(file, os.path.getsize(path))
-    except CheckpointError as err:
+        with open(path, "rb") as file:
+            if file.read(4) == ZIP_MAGIC:
+                return _flatten(_load_zip(file))
+            file.seek(0)
+            data = bytearray(os.fstat(file.fileno()).st_size)  # writable: the arrays are views of it
+            file.readinto(data)
+            return _flatten(_load_legacy(data))
+    except (CheckpointError, UnsafePickle) as err:
         raise CheckpointError(f"{path}: {err}") from None
-    except (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile, KeyError, IndexError,
-            TypeError, ValueError, AttributeError) as err:
+    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error type
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated?): "
                               f"{type(err).__name__}: {err}") from None
-    return _flatten(obj, path)
 
 
-def _load_zip(path):
-    with zipfile.ZipFile(path) as archive:
-        pickles = [name for name in archive.namelist() if name.endswith("data.pkl")]
-        if len(pickles) != 1:
-            raise CheckpointError("zip checkpoint without exactly one data.pkl")
-        prefix = pickles[0][:-len("data.pkl")]
-        byteorder = archive.read(prefix + "byteorder").decode() if prefix + "byteorder" in archive.namelist() \
-            else "little"
-
-        def storage_from_id(pid):
-            _, storage_type, key, _location, numel = pid
-            return StorageRef(storage_type, key, numel)
-
-        obj = RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), storage_from_id).load()
-        raw = {}
-
-        def read(storage):
-            if storage.key not in raw:
-                info = archive.getinfo(f"{prefix}data/{storage.key}")
-                if info.file_size < storage.numel * storage.type.itemsize:
-                    raise CheckpointError(f"storage {storage.key} holds {info.file_size} bytes, "
-                                          f"fewer than its {storage.numel} elements need")
-                raw[storage.key] = archive.read(info)
-            return raw[storage.key]
-
-        return _materialize(obj, read, byteorder)
-
-
-def _load_legacy(file, file_size):
-    magic = RestrictedUnpickler(file, None).load()
-    if magic != LEGACY_MAGIC:
-        raise CheckpointError("not a PyTorch checkpoint (no zip archive, wrong legacy magic number)")
-    RestrictedUnpickler(file, None).load()  # protocol version
-    sys_info = RestrictedUnpickler(file, None).load()
-    little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
-    storages = {}
-
-    def storage_from_id(pid):
-        _, storage_type, key, _location, numel, view = pid
-        if key not in storages:
-            storages[key] = StorageRef(storage_type, key, numel)
-        if view is None:
-            return storages[key]
-        _view_key, element_offset, view_numel = view
-        return StorageRef(storage_type, key, view_numel, element_offset)
-
-    obj = RestrictedUnpickler(file, storage_from_id).load()
-    keys = RestrictedUnpickler(file, None).load()
-    raw = {}
-    for key in keys:
-        (numel,) = struct.unpack("<q", file.read(8))
-        storage = storages.get(key)
-        itemsize = storage.type.itemsize if storage else 1
-        if numel < 0 or numel * itemsize > file_size - file.tell():
-            raise CheckpointError(f"storage {key} claims {numel} elements, more than the file holds")
-        raw[key] = file.read(numel * itemsize)
-    return _materialize(obj, lambda storage: raw[storage.key], "little" if little_endian else "big")
-
-
-def _materialize(obj, read_bytes, byteorder):
-    """Replace every TensorRef inside dicts/lists/tuples by its NumPy array."""
-    if isinstance(obj, TensorRef):
-        return _tensor_array(obj, read_bytes(obj.storage), byteorder)
-    if isinstance(obj, dict):
-        return type(obj)((key, _materialize(value, read_bytes, byteorder)) for key, value in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_materialize(value, read_bytes, byteorder) for value in obj)
-    return obj
-
-
-def _tensor_array(ref, data, byteorder):
-    storage = ref.storage
-    is_bfloat16 = storage.type.dtype == "bfloat16"
-    dtype = np.dtype(np.uint16 if is_bfloat16 else storage.type.dtype)
-    if byteorder == "big":
-        dtype = dtype.newbyteorder(">")
-    available = len(data) // dtype.itemsize - storage.element_offset
-    start = storage.element_offset + ref.offset
-    if any(n == 0 for n in ref.size):
-        values = np.zeros(ref.size, dtype=dtype)
-    else:
-        last = start + sum((n - 1) * s for n, s in zip(ref.size, ref.stride))
-        if ref.offset < 0 or any(s < 0 for s in ref.stride) or last >= storage.element_offset + available:
-            raise CheckpointError(f"tensor of size {ref.size}, stride {ref.stride} and offset {ref.offset} "
-                                  f"reaches outside its storage of {available} elements")
-        flat = np.frombuffer(data, dtype=dtype, count=last + 1)
-        values = np.lib.stride_tricks.as_strided(flat[start:], shape=ref.size,
-                                                 strides=[s * dtype.itemsize for s in ref.stride]).copy()
-    values = values.astype(dtype.newbyteorder("="), copy=False)
-    if is_bfloat16:  # bfloat16 is the top half of a float32
-        return (values.astype(np.uint32) << 16).view(np.float32)
-    return values.astype(np.float32) if values.dtype == np.float16 else values
-
-
-def _flatten(obj, path):
+def _flatten(loaded):
+    """The state dict's name -> array, from (the object with TensorRefs, a function TensorRef -> array)."""
+    obj, to_array = loaded
     for wrapper in CHECKPOINT_WRAPPERS:
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
             break
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a dict of tensors (a state_dict), found {type(obj).__name__}")
-    arrays = {key: value for key, value in obj.items() if isinstance(value, np.ndarray)}
+        raise CheckpointError(f"expected a dict of tensors (a state_dict), found {type(obj).__name__}")
+    arrays, made = {}, {}  # made: one array per TensorRef object, however often the pickle refers to it
+    for name, value in obj.items():
+        if isinstance(value, TensorRef):
+            if id(value) not in made:
+                made[id(value)] = to_array(value)
+            arrays[name] = made[id(value)]
     if not arrays:
-        raise CheckpointError(f"{path}: no tensors found (keys: {list(obj)[:10]})")
+        raise CheckpointError(f"no tensors found (keys: {[str(key)[:40] for key in list(obj)[:10]]})")
     return arrays
+
+
+# -- zip layout -----------------------------------------------------------------------------------------
+def _load_zip(file):
+    archive = zipfile.ZipFile(file)
+    names = archive.namelist()
+    if len(set(names)) != len(names):
+        duplicate = collections.Counter(names).most_common(1)[0][0]
+        raise CheckpointError(f"the zip archive holds two entries named {duplicate!r}")
+    prefix = names[0].split("/")[0] + "/"  # as torch: every entry lives in the first entry's folder
+    if prefix + "data.pkl" not in names:
+        raise CheckpointError(f"a zip checkpoint holds {prefix}data.pkl, this one does not")
+    byteorder = "little"
+    if prefix + "byteorder" in names:
+        byteorder = _read_entry(archive, prefix + "byteorder", None).decode("ascii", "replace")
+        if byteorder not in ("little", "big"):
+            raise CheckpointError(f"unknown byte order {byteorder[:20]!r}")
+
+    def storage_from_id(pid):
+        _check_pid(pid, 5)
+        _, storage_type, key, _location, numel = pid
+        return StorageRef(storage_type, key, numel)
+
+    obj = load(_read_entry(archive, prefix + "data.pkl", None), ALLOWED_GLOBALS, storage_from_id)
+    storages = {}  # key -> (StorageRef that first named it, its array)
+
+    def to_array(ref):
+        storage = ref.storage
+        if storage.key not in storages:
+            nbytes = storage.numel * storage.type.itemsize
+            data = _read_entry(archive, f"{prefix}data/{storage.key}", nbytes)
+            storages[storage.key] = storage, _storage_array(data, storage.type, byteorder)
+        first, array = storages[storage.key]
+        if (first.type, first.numel) != (storage.type, storage.numel):
+            raise CheckpointError(f"storage {storage.key!r} is named with two types or sizes")
+        return _tensor_view(ref, array)
+
+    return obj, to_array
+
+
+def _read_entry(archive, name, nbytes):
+    """The bytes of entry `name`, which must be stored uncompressed and (when given) exactly `nbytes` long."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise CheckpointError(f"the zip archive has no entry {name!r}") from None
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise CheckpointError(f"entry {name!r} is compressed (torch.save stores every entry uncompressed)")
+    if nbytes is not None and info.file_size != nbytes:
+        raise CheckpointError(f"entry {name!r} holds {info.file_size} bytes, its storage needs {nbytes}")
+    if info.file_size > info.compress_size:
+        raise CheckpointError(f"entry {name!r} declares {info.file_size} bytes but stores {info.compress_size}")
+    with archive.open(info) as entry:
+        data = bytearray(info.file_size)
+        got = entry.readinto(data)
+        if got != info.file_size or entry.read(1):  # reading to the end checks the CRC
+            raise CheckpointError(f"entry {name!r} is shorter or longer than declared")
+    return data
+
+
+# -- legacy layout -----------------------------------------------------------------------------------------
+def _load_legacy(data):
+    position = 0
+
+    def next_pickle(storage_from_id=None):
+        nonlocal position
+        end = scan(data, position)
+        obj = load(bytes(data[position:end]), ALLOWED_GLOBALS, storage_from_id)
+        position = end
+        return obj
+
+    if next_pickle() != LEGACY_MAGIC:
+        raise CheckpointError("not a PyTorch checkpoint (not a zip archive, and no legacy magic number)")
+    if next_pickle() != LEGACY_PROTOCOL_VERSION:
+        raise CheckpointError("unsupported legacy protocol version")
+    sys_info = next_pickle()
+    little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
+    byteorder = "little" if little_endian else "big"
+    roots = {}  # key -> StorageRef of the whole storage
+
+    def storage_from_id(pid):
+        _check_pid(pid, 6)
+        _, storage_type, key, _location, numel, view = pid
+        root = roots.setdefault(key, StorageRef(storage_type, key, numel))
+        if (root.type, root.numel) != (storage_type, numel):
+            raise CheckpointError(f"storage {key!r} is named with two types or sizes")
+        if view is None:
+            return root
+        if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str)
+                and _is_int(view[1]) and _is_int(view[2])):
+            raise CheckpointError("a storage view must be (key, element offset, element count)")
+        _view_key, offset, view_numel = view
+        if offset < 0 or view_numel < 0 or offset + view_numel > numel:
+            raise CheckpointError(f"a view of elements [{offset}, {offset + view_numel}) of storage {key!r}, "
+                                  f"which has {numel}")
+        return StorageRef(storage_type, key, view_numel, offset)
+
+    obj = next_pickle(storage_from_id)
+    keys = next_pickle()
+    if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)) or sorted(keys) != sorted(roots):
+        raise CheckpointError("the list of storage keys does not match the storages the object uses")
+    arrays = {}
+    for key in keys:
+        storage = roots[key]
+        if len(data) - position < 8:
+            raise CheckpointError(f"storage {key!r} is missing (truncated file?)")
+        (numel,) = struct.unpack_from("<q", data, position)
+        nbytes = numel * storage.type.itemsize
+        if numel != storage.numel or nbytes > len(data) - position - 8:
+            raise CheckpointError(f"storage {key!r} holds {numel} elements, the object declares {storage.numel} "
+                                  f"and {len(data) - position - 8} bytes are left")
+        arrays[key] = _storage_array(memoryview(data)[position + 8:position + 8 + nbytes], storage.type, byteorder)
+        position += 8 + nbytes
+
+    def to_array(ref):
+        array = arrays[ref.storage.key]
+        if ref.storage.view_offset is not None:
+            array = array[ref.storage.view_offset:ref.storage.view_offset + ref.storage.numel]
+        return _tensor_view(ref, array)
+
+    return obj, to_array
+
+
+def _check_pid(pid, length):
+    if not (isinstance(pid, tuple) and len(pid) == length and pid[0] == "storage"
+            and isinstance(pid[1], StorageType) and isinstance(pid[2], str) and _is_int(pid[4]) and pid[4] >= 0):
+        raise CheckpointError(f"unexpected persistent id (a {type(pid).__name__}): a storage is named by "
+                              "('storage', type, key, location, element count" + (", view)" if length == 6 else ")"))
+
+
+# -- storages and tensors ---------------------------------------------------------------------------------
+def _storage_array(buffer, storage_type, byteorder):
+    """A writable native-order array over the storage's bytes (widened to float32 for float16/bfloat16)."""
+    is_bfloat16 = storage_type.dtype == "bfloat16"
+    dtype = np.dtype(np.uint16 if is_bfloat16 else storage_type.dtype).newbyteorder(
+        "<" if byteorder == "little" else ">")
+    array = np.frombuffer(buffer, dtype=dtype)
+    if is_bfloat16:  # bfloat16 is the top half of a float32
+        return (array.astype(np.uint32) << 16).view(np.float32)
+    if array.dtype == np.float16:
+        return array.astype(np.float32)
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _tensor_view(ref, storage):
+    """The tensor `ref` as a view of its storage's array, after checking it stays inside."""
+    if any(n == 0 for n in ref.size):
+        return np.zeros(ref.size, dtype=storage.dtype)
+    last = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride))  # exact: Python integers
+    if last >= len(storage):
+        raise CheckpointError(f"a tensor of size {ref.size}, stride {ref.stride} and offset {ref.offset} reaches "
+                              f"element {last} of a storage of {len(storage)} elements")
+    return np.lib.stride_tricks.as_strided(storage[ref.offset:], shape=ref.size,
+                                           strides=[s * storage.itemsize for s in ref.stride])
