@@ -48,6 +48,8 @@ import numpy as np
 from minitl.io.safe_pickle import Frozen, UnsafePickle, load, scan
 
 ZIP_MAGIC = b"PK\x03\x04"  # how torch.load tells the two layouts apart
+ZIP_UNSUPPORTED_FLAGS = 0x1 | 0x40 | 0x2000  # encrypted, strongly encrypted, masked local headers
+MSDOS_DIRECTORY = 0x10  # a zip entry's attribute bit that miniz (torch's zip reader) refuses to extract
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 STORAGE_DTYPES = {
@@ -179,25 +181,32 @@ def _flatten(loaded):
 # -- zip layout -----------------------------------------------------------------------------------------
 def _load_zip(file):
     archive = zipfile.ZipFile(file)
+    _check_directory(file, archive)
     names = archive.namelist()
     if len(set(names)) != len(names):
         duplicate = collections.Counter(names).most_common(1)[0][0]
         raise CheckpointError(f"the zip archive holds two entries named {duplicate!r}")
     prefix = names[0].split("/")[0] + "/"  # as torch: every entry lives in the first entry's folder
-    if prefix + "data.pkl" not in names:
+    if not all(name.startswith(prefix) for name in names):
+        raise CheckpointError(f"an entry outside the folder {prefix[:80]} of the first")
+    records = {name[len(prefix):]: _read_entry(archive, name, None) for name in names
+               if not name.startswith(prefix + "data/")}
+    if "data.pkl" not in records:
         raise CheckpointError(f"a zip checkpoint holds {prefix}data.pkl, this one does not")
-    byteorder = "little"
-    if prefix + "byteorder" in names:
-        byteorder = _read_entry(archive, prefix + "byteorder", None).decode("ascii", "replace")
-        if byteorder not in ("little", "big"):
-            raise CheckpointError(f"unknown byte order {byteorder[:20]!r}")
+    numbers = [name for name in ("version", ".data/version", ".format_version", ".storage_alignment")
+               if name in records]
+    if not {"version", ".data/version"} & set(numbers) or not all(records[n].strip().isdigit() for n in numbers):
+        raise CheckpointError("a zip checkpoint holds its format version as a decimal number (as torch checks)")
+    byteorder = records.get("byteorder", b"little").decode("ascii", "replace")
+    if byteorder not in ("little", "big"):
+        raise CheckpointError(f"unknown byte order {byteorder[:20]!r}")
 
     def storage_from_id(pid):
         _check_pid(pid, 5)
         _, storage_type, key, _location, numel = pid
         return StorageRef(storage_type, key, numel)
 
-    obj = load(_read_entry(archive, prefix + "data.pkl", None), ALLOWED_GLOBALS, storage_from_id)
+    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id)
     storages = {}  # key -> (StorageRef that first named it, its array)
 
     def to_array(ref):
@@ -214,18 +223,49 @@ def _load_zip(file):
     return obj, to_array
 
 
+def _check_directory(file, archive):
+    """What miniz (torch's zip reader) refuses and Python's zipfile lets through, refused here too.
+
+    An archive comment, a second disk, an end record whose entry count is not
+    the directory's, a zip64 locator not pointing just before itself, and
+    encrypted or masked entries.
+    """
+    size = file.seek(0, os.SEEK_END)
+    records = []
+    file.seek(max(size - 22, 0))
+    signature, disk, directory_disk, here, total, _, _, comment = struct.unpack("<4s4H2LH", file.read(22))
+    if signature != b"PK\x05\x06" or comment:
+        raise CheckpointError("the zip archive does not end with its end record (a comment, or trailing bytes)")
+    records.append((disk, directory_disk, here, total))
+    file.seek(max(size - 42, 0))
+    locator = file.read(20)
+    if locator[:4] == b"PK\x06\x07":
+        _, locator_disk, record_offset, disks = struct.unpack("<4sLQL", locator)
+        file.seek(record_offset)
+        record = file.read(56)
+        if record_offset != size - 42 - 56 or record[:4] != b"PK\x06\x06" or locator_disk != 0 or disks != 1:
+            raise CheckpointError("the zip64 end record is not where its locator says")
+        records.append(struct.unpack_from("<2L2Q", record, 16))
+    for disk, directory_disk, here, total in records:
+        if disk or directory_disk or here != total or total != len(archive.infolist()):
+            raise CheckpointError("the zip archive's end record claims several disks or another number of entries")
+    for info in archive.infolist():
+        if info.volume or info.flag_bits & ZIP_UNSUPPORTED_FLAGS:
+            raise CheckpointError(f"entry {info.filename[:80]!r} is on another disk, encrypted or masked")
+
+
 def _read_entry(archive, name, nbytes):
     """The bytes of entry `name`, which must be stored uncompressed and (when given) exactly `nbytes` long."""
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise CheckpointError(f"the zip archive has no entry {name!r}") from None
-    if info.compress_type != zipfile.ZIP_STORED:
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
         raise CheckpointError(f"entry {name!r} is compressed (torch.save stores every entry uncompressed)")
+    if info.external_attr & MSDOS_DIRECTORY:
+        raise CheckpointError(f"entry {name!r} is marked as a directory")
     if nbytes is not None and info.file_size != nbytes:
         raise CheckpointError(f"entry {name!r} holds {info.file_size} bytes, its storage needs {nbytes}")
-    if info.file_size > info.compress_size:
-        raise CheckpointError(f"entry {name!r} declares {info.file_size} bytes but stores {info.compress_size}")
     with archive.open(info) as entry:
         data = bytearray(info.file_size)
         got = entry.readinto(data)
