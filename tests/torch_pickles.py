@@ -13,7 +13,7 @@ LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 def value(obj):
     """The opcodes that push `obj` (a plain value), without the protocol header and STOP."""
-    return pickle.dumps(obj, protocol=2)[2:-1]
+    return pickle.dumps(obj, protocol=3)[2:-1]
 
 
 def global_(module, name):
@@ -41,10 +41,12 @@ def state_pickle(entries):
 
 
 def write_zip(path, data_pkl, storages, extra=()):
-    """A zip checkpoint: archive/data.pkl, archive/data/<key> for each storage, then `extra` (name, bytes)."""
+    """A zip checkpoint: archive/data.pkl, byteorder, version, data/<key> for each storage, then `extra`
+    (name, bytes) entries."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("archive/data.pkl", data_pkl)
         archive.writestr("archive/byteorder", "little")
+        archive.writestr("archive/version", "3\n")
         for key, raw in storages.items():
             archive.writestr(f"archive/data/{key}", raw)
         for name, raw in extra:

@@ -45,7 +45,7 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Tensor
-from minitl.io.torch_checkpoint import CheckpointError
+from minitl.io.torch_checkpoint import CheckpointError, read_exactly
 
 MAX_DEPTH = 100
 STRUCTURE = "structure.json"
@@ -181,10 +181,7 @@ def _read_member(archive, name):
     if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
         raise CheckpointError(f"member {name!r} is compressed (minitl writes uncompressed archives)")
     with archive.open(info) as member:
-        data = bytearray(info.file_size)
-        if member.readinto(data) != info.file_size or member.read(1):  # reading to the end checks the CRC
-            raise CheckpointError(f"member {name!r} is shorter or longer than declared")
-    return data
+        return read_exactly(member, info.file_size, name)
 
 
 def _read_npy(archive, name):

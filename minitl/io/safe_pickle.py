@@ -59,9 +59,13 @@ class Allowed(Frozen):
         return self.function(*args)
 
 
-def scan(data, start=0):
-    """Check the pickle in `data` that begins at `start`; return the offset just past its STOP opcode."""
-    stream = io.BytesIO(data)
+def scan(stream):
+    """Check the pickle that `stream` (a seekable binary file) holds from its position on.
+
+    Returns the offset just past its STOP opcode; the stream is left there.
+    """
+    start = stream.tell()
+    size = stream.seek(0, io.SEEK_END)
     stream.seek(start)
     count = 0
     try:
@@ -69,8 +73,8 @@ def scan(data, start=0):
             if opcode.name in _MEMO_STORES and not 0 <= argument < count:
                 raise UnsafePickle(f"memo index {argument} at opcode {count} (a valid pickle numbers its memo "
                                    "entries as it goes)")
-            if opcode.name == "FRAME" and argument > len(data) - stream.tell():
-                raise UnsafePickle(f"a frame of {argument} bytes, more than the {len(data) - stream.tell()} left")
+            if opcode.name == "FRAME" and argument > size - stream.tell():
+                raise UnsafePickle(f"a frame of {argument} bytes, more than the {size - stream.tell()} left")
     except ValueError as err:  # genops: a length longer than what is left, an unknown opcode, no STOP
         raise UnsafePickle(f"malformed pickle after {count} opcodes: {err}") from None
     return stream.tell()
@@ -97,5 +101,5 @@ class _AllowListUnpickler(pickle.Unpickler):
 
 def load(data, allowed, persistent_load=None, encoding="ASCII"):
     """The object pickled in `data` (bytes), scanned first; `allowed` maps (module, name) to a callable."""
-    scan(data)
+    scan(io.BytesIO(data))
     return _AllowListUnpickler(io.BytesIO(data), allowed, persistent_load, encoding).load()

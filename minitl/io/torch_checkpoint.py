@@ -148,9 +148,7 @@ def load_torch_checkpoint(path):
             if file.read(4) == ZIP_MAGIC:
                 return _flatten(_load_zip(file))
             file.seek(0)
-            data = bytearray(os.fstat(file.fileno()).st_size)  # writable: the arrays are views of it
-            file.readinto(data)
-            return _flatten(_load_legacy(data))
+            return _flatten(_load_legacy(file))
     except (CheckpointError, UnsafePickle) as err:
         raise CheckpointError(f"{path}: {err}") from None
     except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error type
@@ -267,23 +265,29 @@ def _read_entry(archive, name, nbytes):
     if nbytes is not None and info.file_size != nbytes:
         raise CheckpointError(f"entry {name!r} holds {info.file_size} bytes, its storage needs {nbytes}")
     with archive.open(info) as entry:
-        data = bytearray(info.file_size)
-        got = entry.readinto(data)
-        if got != info.file_size or entry.read(1):  # reading to the end checks the CRC
-            raise CheckpointError(f"entry {name!r} is shorter or longer than declared")
+        return read_exactly(entry, info.file_size, name)
+
+
+def read_exactly(entry, size, name, chunk=1 << 20):
+    """The next `size` bytes of a file or zip entry, read in chunks into one buffer (no second copy)."""
+    data = bytearray(size)
+    view, done = memoryview(data), 0
+    while done < size and (got := entry.readinto(view[done:done + chunk])):
+        done += got
+    if done != size or (isinstance(entry, zipfile.ZipExtFile) and entry.read(1)):  # to the end: checks the CRC
+        raise CheckpointError(f"entry {name!r} is shorter or longer than declared")
     return data
 
 
 # -- legacy layout -----------------------------------------------------------------------------------------
-def _load_legacy(data):
-    position = 0
+def _load_legacy(file):
+    size = os.fstat(file.fileno()).st_size
 
     def next_pickle(storage_from_id=None):
-        nonlocal position
-        end = scan(data, position)
-        obj = load(bytes(data[position:end]), ALLOWED_GLOBALS, storage_from_id)
-        position = end
-        return obj
+        start = file.tell()
+        end = scan(file)
+        file.seek(start)
+        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id)
 
     if next_pickle() != LEGACY_MAGIC:
         raise CheckpointError("not a PyTorch checkpoint (not a zip archive, and no legacy magic number)")
@@ -318,15 +322,15 @@ def _load_legacy(data):
     arrays = {}
     for key in keys:
         storage = roots[key]
-        if len(data) - position < 8:
+        count = file.read(8)
+        if len(count) < 8:
             raise CheckpointError(f"storage {key!r} is missing (truncated file?)")
-        (numel,) = struct.unpack_from("<q", data, position)
+        (numel,) = struct.unpack("<q", count)
         nbytes = numel * storage.type.itemsize
-        if numel != storage.numel or nbytes > len(data) - position - 8:
+        if numel != storage.numel or nbytes > size - file.tell():
             raise CheckpointError(f"storage {key!r} holds {numel} elements, the object declares {storage.numel} "
-                                  f"and {len(data) - position - 8} bytes are left")
-        arrays[key] = _storage_array(memoryview(data)[position + 8:position + 8 + nbytes], storage.type, byteorder)
-        position += 8 + nbytes
+                                  f"and {size - file.tell()} bytes are left")
+        arrays[key] = _storage_array(read_exactly(file, nbytes, f"storage {key}"), storage.type, byteorder)
 
     def to_array(ref):
         array = arrays[ref.storage.key]
