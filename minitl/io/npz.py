@@ -22,20 +22,19 @@ saved together and training resumed; any string key round-trips. An array
 Nesting is limited to `MAX_DEPTH` levels. Files written by earlier
 versions (a plain ``.npz`` of name -> array) still load, as that dict.
 
-Saving is atomic: the archive is written to ``.<name>.saving`` beside the
-destination (through a symlink: beside the file it points to), flushed to
-disk, then renamed over the destination, so a crash leaves the old file or
-the new one, never half of one. A save killed midway leaves at most that one
-temporary file, which the next save to the same name reuses and renames
-away; concurrent saves to one name take turns (a file lock). New files get
-the permissions the umask allows, as ``open`` gives.
+Saving is atomic (`minitl.io.atomic.replacing`): the archive is written to
+``.<name>.partial`` beside the destination (through a symlink: beside the
+file it points to), flushed to disk, then renamed over the destination, so
+a crash leaves the old file or the new one, never half of one. A save killed
+midway leaves at most that one temporary file, which the next save to the
+same name reuses and renames away; concurrent saves to one name take turns.
+New files get the permissions the umask allows, as ``open`` gives.
 
 Loading never runs code and is bounded by the file: every member must be
 stored uncompressed and is read no further than its declared size; a .npy
 header must announce exactly the bytes that follow it, with a numeric
 dtype; any malformed file raises `CheckpointError` naming it.
 """
-import fcntl
 import io
 import json
 import os
@@ -45,6 +44,7 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Tensor
+from minitl.io.atomic import replacing
 from minitl.io.torch_checkpoint import CheckpointError, read_exactly
 
 MAX_DEPTH = 100
@@ -54,53 +54,13 @@ _NUMERIC_KINDS = "biufc"
 
 def save(obj, path):
     """Write `obj` (a state_dict, or any nesting of the types in the module docstring) to `path`, atomically."""
-    path = os.fspath(path)
     arrays = []
     structure = {"format": "minitl", "version": 1, "object": _encode(obj, arrays, {}, 0)}
-    target = os.path.realpath(path)  # saving through a symlink writes the file it points to
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot save to {path}: the directory {directory} does not exist")
-    temporary = os.path.join(directory, f".{os.path.basename(target)}.saving")
-    descriptor = _open_locked(temporary)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                archive.writestr(STRUCTURE, json.dumps(structure))
-                for index, array in enumerate(arrays):
-                    with archive.open(f"arrays/{index}.npy", "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, array, allow_pickle=False)
-            file.flush()
-            os.fsync(file.fileno())
-            os.replace(temporary, target)  # still holding the lock: no other save is using the temporary
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
-
-
-def _open_locked(temporary):
-    """A descriptor of the empty file `temporary`, locked against other saves to the same name."""
-    while True:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT, 0o666)
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        try:
-            ours = os.path.samestat(os.fstat(descriptor), os.stat(temporary))
-        except FileNotFoundError:
-            ours = False
-        if ours:  # else another save renamed it while we waited for the lock: start again
-            os.ftruncate(descriptor, 0)
-            return descriptor
-        os.close(descriptor)
-
-
-def _fsync_directory(directory):
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)  # the rename itself reaches the disk
-    finally:
-        os.close(descriptor)
+    with replacing(path) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        archive.writestr(STRUCTURE, json.dumps(structure))
+        for index, array in enumerate(arrays):
+            with archive.open(f"arrays/{index}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def _encode(value, arrays, stored, depth):
