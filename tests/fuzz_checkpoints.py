@@ -11,21 +11,21 @@ address space, 10 s a file). Prints mutants tried / clean errors /
 loaded-equal / bad outcomes per file, then the bad ones.
 """
 import argparse
-import warnings
 import os
 import pathlib
 import sys
 import tempfile
+import warnings
 
 import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE / "fixtures")]
-from checkpoint_fuzz import classify, mutants  # noqa: E402
-from make_fuzz_fixtures import oracle  # noqa: E402
-from test_checkpoint_fuzz import load_in_child  # noqa: E402
+from checkpoint_fuzz import classify, mutants
+from make_fuzz_fixtures import oracle
+from test_checkpoint_fuzz import load_in_child
 
-import minitl as tl  # noqa: E402
+import minitl as tl
 
 BATCH = 200
 

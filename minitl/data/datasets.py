@@ -32,21 +32,21 @@ import codecs
 import gzip
 import math
 import os
-import zlib
 import pathlib
 import pickle
 import shutil
 import tarfile
 import tempfile
 import warnings
+import zlib
 
 import numpy as np
 
 from minitl import hub
-from minitl.io import safe_pickle
-from minitl.io.safe_pickle import Frozen
 from minitl.data.dataset import Dataset
 from minitl.data.transforms import ToTensor
+from minitl.io import safe_pickle
+from minitl.io.safe_pickle import Frozen
 
 DATA_ENV = "MINITL_DATA_DIR"
 
@@ -259,7 +259,7 @@ def load_cifar_batch(path):
     try:
         batch = safe_pickle.load(raw, _ARRAY_GLOBALS, encoding="latin1")  # latin1: Python 2 pickles
         if not isinstance(batch, dict):
-            raise ValueError(f"it holds a {type(batch).__name__}, not a dict")
+            raise TypeError(f"it holds a {type(batch).__name__}, not a dict")
         batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
         data, labels = batch.get("data"), batch.get("labels")
         data = data.array if isinstance(data, _PendingArray) else data

@@ -67,7 +67,7 @@ class CheckpointError(ValueError):
 class StorageType(Frozen):
     """Stands in for torch.FloatStorage & co: only its element type matters."""
 
-    __slots__ = ("name", "dtype", "itemsize")
+    __slots__ = ("dtype", "itemsize", "name")
 
     def __init__(self, name):
         dtype = STORAGE_DTYPES[name]
@@ -80,7 +80,7 @@ class StorageRef(Frozen):
     """A storage whose bytes are read later: its type, key and element count, and, for a legacy view
     into another storage, the element range it covers."""
 
-    __slots__ = ("type", "key", "numel", "view_offset")
+    __slots__ = ("key", "numel", "type", "view_offset")
 
     def __init__(self, storage_type, key, numel, view_offset=None):
         for attribute, value in [("type", storage_type), ("key", key), ("numel", numel),
@@ -91,7 +91,7 @@ class StorageRef(Frozen):
 class TensorRef(Frozen):
     """What the pickle asked to rebuild: a strided view of a storage."""
 
-    __slots__ = ("storage", "offset", "size", "stride")
+    __slots__ = ("offset", "size", "storage", "stride")
 
     def __init__(self, storage, offset, size, stride):
         if not isinstance(storage, StorageRef):
