@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python tests/fuzz_checkpoints.py --mutants 2000 [--weights DIR]
 
-Mutates tests/fixtures/fuzz_*.pt, fuzz.safetensors and fuzz.npz, and, with
+Mutates tests/fixtures/fuzz_*.pt, fuzz.safetensors and fuzz_checkpoint.minitl, and, with
 --weights (default $MINITL_WEIGHTS_DIR), the real legacy ResNet-20
 checkpoint and a zip re-save of it. References: torch.load(weights_only=True),
 safetensors.torch.load_file, and the unmutated object for minitl's own
@@ -32,7 +32,7 @@ BATCH = 200
 
 def base_files(weights_dir, directory):
     files = {name: HERE / "fixtures" / name for name in ("fuzz_zip.pt", "fuzz_legacy.pt", "fuzz.safetensors",
-                                                         "fuzz.npz")}
+                                                         "fuzz_checkpoint.minitl")}
     real = pathlib.Path(weights_dir or ".") / "resnet20-12fca82f.th"
     if weights_dir and real.exists():
         files["resnet20-legacy.pt"] = real
@@ -48,7 +48,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1000)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # torch warns about the odd pickle protocols of mutants
-    saved = tl.load(HERE / "fixtures" / "fuzz.npz")
+    saved = tl.load(HERE / "fixtures" / "fuzz_checkpoint.minitl")
     totals, all_bad = [0, 0, 0, 0], []
     with tempfile.TemporaryDirectory() as directory:
         for offset, (name, path) in enumerate(base_files(args.weights, directory).items()):
@@ -60,7 +60,7 @@ def main():
             outcomes = []
             for start in range(0, len(paths), BATCH):
                 batch = paths[start:start + BATCH]
-                got, stderr = load_in_child("minitl" if name.endswith(".npz") else "torch", batch)
+                got, stderr = load_in_child("minitl" if name.endswith(".minitl") else "torch", batch)
                 outcomes += got + [{"bad": f"child stopped: {stderr[-300:]}"}] * (len(batch) - len(got))
             clean, equal, bad = classify(outcomes, expected)
             print(f"{name:22} tried {len(paths):6}  clean errors {clean:6}  loaded equal {equal:6}  bad {len(bad)}")

@@ -44,7 +44,7 @@ def test_mutated_checkpoints_load_as_the_reference_does_or_fail_cleanly(tmp_path
     for index, data in enumerate(mutants((FIXTURES / name).read_bytes(), EXPECTED[name]["seed"], len(expected))):
         paths.append(tmp_path / f"{index}-{name}")
         paths[-1].write_bytes(data)
-    outcomes, stderr = load_in_child("minitl" if name.endswith(".npz") else "torch", paths)
+    outcomes, stderr = load_in_child("minitl" if name.endswith(".minitl") else "torch", paths)
     assert len(outcomes) == len(paths), f"the child stopped after {len(outcomes)} files: {stderr[-2000:]}"
     clean, equal, bad = classify(outcomes, expected)
     assert bad == [], f"{len(bad)} bad outcomes of {len(paths)}: {bad[:5]}"
