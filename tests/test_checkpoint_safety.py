@@ -185,7 +185,8 @@ def test_zip_entries_must_be_exact_unique_and_stored(tmp_path):
 
 
 def test_peak_memory_is_about_the_files_size(tmp_path):
-    """The stated bound: file size + twice the float16 storages + a constant; here checked with a 48 MB file."""
+    """The stated bounds (file size + twice the float16 storages + a constant; tl.load: file size + a constant),
+    checked with 48 MB files under a cap of 48 + 24 MB."""
     count = 12 << 20
     big = np.arange(count, dtype=np.float32).tobytes()
     for layout in LAYOUTS:
@@ -199,6 +200,11 @@ def test_peak_memory_is_about_the_files_size(tmp_path):
             print(float(arrays["w"][-1]), float(arrays["t"][1, 0]))
         """, len(big) + (24 << 20))  # 48 MB of storage under a cap of 48 + 24 MB
         assert out.split() == [str(float(count - 1)), "1.0"]
+    minitl.save({"model": {"w": np.frombuffer(big, np.float32)}, "step": 3}, tmp_path / "big.minitl")
+    out = run_capped(f"""
+        print(float(minitl.load({str(tmp_path / "big.minitl")!r})["model"]["w"][-1]))
+    """, len(big) + (24 << 20))
+    assert out.split() == [str(float(count - 1))]
 
 
 # -- 3. one error type, naming the file ---------------------------------------------------------------------

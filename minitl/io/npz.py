@@ -31,9 +31,10 @@ same name reuses and renames away; concurrent saves to one name take turns.
 New files get the permissions the umask allows, as ``open`` gives.
 
 Loading never runs code and is bounded by the file: every member must be
-stored uncompressed and is read no further than its declared size; a .npy
-header must announce exactly the bytes that follow it, with a numeric
-dtype; any malformed file raises `CheckpointError` naming it.
+stored uncompressed and is read no further than its declared size, once,
+into the buffer its array views (peak memory: the file's size plus a
+constant); a .npy header must announce exactly the bytes that follow it,
+with a numeric dtype; any malformed file raises `CheckpointError` naming it.
 """
 import io
 import json
@@ -48,6 +49,7 @@ from minitl.io.atomic import replacing
 from minitl.io.torch_checkpoint import CheckpointError, read_exactly
 
 MAX_DEPTH = 100
+HEADER_BYTES = 1 << 16  # more than the longest .npy header NumPy reads (max_header_size=10000)
 STRUCTURE = "structure.json"
 _NUMERIC_KINDS = "biufc"
 
@@ -147,7 +149,7 @@ def _read_member(archive, name):
 def _read_npy(archive, name):
     """The array in .npy member `name`: a numeric dtype, and exactly the bytes its header announces."""
     data = _read_member(archive, name)
-    stream = io.BytesIO(data)
+    stream = io.BytesIO(data[:HEADER_BYTES])  # only the header: a BytesIO copies what it is given
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
         shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
