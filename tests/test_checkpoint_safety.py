@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch_pickles as tp
 
+import minitl
 from minitl import models
 from minitl.io import CheckpointError, load_torch_checkpoint
 from minitl.io.torch_checkpoint import StorageRef, StorageType, TensorRef
