@@ -46,7 +46,7 @@ import numpy as np
 from minitl import backend
 from minitl.autograd import Tensor
 from minitl.io.atomic import replacing
-from minitl.io.torch_checkpoint import CheckpointError, read_exactly
+from minitl.io.torch_checkpoint import CheckpointError, check_zip_directory, read_exactly
 
 MAX_DEPTH = 100
 HEADER_BYTES = 1 << 16  # more than the longest .npy header NumPy reads (max_header_size=10000)
@@ -116,7 +116,10 @@ def _load(file):
     if file.read(4) != b"PK\x03\x04":
         raise CheckpointError("not a minitl checkpoint (those are zip archives, as .npz files)")
     archive = zipfile.ZipFile(file)
+    check_zip_directory(file, archive)
     names = archive.namelist()
+    if not names:
+        raise CheckpointError("an empty zip archive")
     if len(set(names)) != len(names):
         raise CheckpointError("the zip archive holds two entries with the same name")
     if STRUCTURE not in names:  # an earlier minitl checkpoint, or any plain .npz: name -> array

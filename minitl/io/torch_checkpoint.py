@@ -109,12 +109,17 @@ def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
-    """Stand-in for torch._utils._rebuild_tensor(_v2): requires_grad, hooks and metadata are dropped."""
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    """Stand-in for torch._utils._rebuild_tensor (the same arguments, so a file torch refuses is refused)."""
     return TensorRef(storage, storage_offset, size, stride)
 
 
-def _rebuild_parameter(data, *_ignored):
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
+    """Stand-in for torch._utils._rebuild_tensor_v2: requires_grad, hooks and metadata are dropped."""
+    return TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks):
     """Stand-in for torch._utils._rebuild_parameter: a Parameter is its data."""
     if not isinstance(data, TensorRef):
         raise CheckpointError(f"a Parameter is rebuilt from a {type(data).__name__}, not a tensor")
@@ -123,7 +128,7 @@ def _rebuild_parameter(data, *_ignored):
 
 ALLOWED_GLOBALS = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
     **{("torch", name): StorageType(name) for name in STORAGE_DTYPES},
@@ -179,7 +184,7 @@ def _flatten(loaded):
 # -- zip layout -----------------------------------------------------------------------------------------
 def _load_zip(file):
     archive = zipfile.ZipFile(file)
-    _check_directory(file, archive)
+    check_zip_directory(file, archive)
     names = archive.namelist()
     if len(set(names)) != len(names):
         duplicate = collections.Counter(names).most_common(1)[0][0]
@@ -221,12 +226,13 @@ def _load_zip(file):
     return obj, to_array
 
 
-def _check_directory(file, archive):
+def check_zip_directory(file, archive):
     """What miniz (torch's zip reader) refuses and Python's zipfile lets through, refused here too.
 
     An archive comment, a second disk, an end record whose entry count is not
-    the directory's, a zip64 locator not pointing just before itself, and
-    encrypted or masked entries.
+    the directory's (Python's zipfile reads what it finds, possibly nothing),
+    a zip64 locator not pointing just before itself, and encrypted or masked
+    entries.
     """
     size = file.seek(0, os.SEEK_END)
     records = []
