@@ -229,18 +229,18 @@ def _load_zip(file):
 def check_zip_directory(file, archive):
     """What miniz (torch's zip reader) refuses and Python's zipfile lets through, refused here too.
 
-    An archive comment, a second disk, an end record whose entry count is not
-    the directory's (Python's zipfile reads what it finds, possibly nothing),
-    a zip64 locator not pointing just before itself, and encrypted or masked
-    entries.
+    An archive comment, a second disk, an end record whose entry count or
+    directory size is not the directory's (Python's zipfile reads what it
+    finds, possibly nothing), a zip64 locator not pointing just before
+    itself, and encrypted or masked entries.
     """
     size = file.seek(0, os.SEEK_END)
     records = []
     file.seek(max(size - 22, 0))
-    signature, disk, directory_disk, here, total, _, _, comment = struct.unpack("<4s4H2LH", file.read(22))
+    signature, *record, comment = struct.unpack("<4s4H2LH", file.read(22))
     if signature != b"PK\x05\x06" or comment:
         raise CheckpointError("the zip archive does not end with its end record (a comment, or trailing bytes)")
-    records.append((disk, directory_disk, here, total))
+    records.append(record)  # disk, directory's disk, entries here, entries in all, directory size and offset
     file.seek(max(size - 42, 0))
     locator = file.read(20)
     if locator[:4] == b"PK\x06\x07":
@@ -249,10 +249,18 @@ def check_zip_directory(file, archive):
         record = file.read(56)
         if record_offset != size - 42 - 56 or record[:4] != b"PK\x06\x06" or locator_disk != 0 or disks != 1:
             raise CheckpointError("the zip64 end record is not where its locator says")
-        records.append(struct.unpack_from("<2L2Q", record, 16))
-    for disk, directory_disk, here, total in records:
+        records.append(struct.unpack_from("<2L4Q", record, 16))
+    for disk, directory_disk, here, total, _, _ in records:
         if disk or directory_disk or here != total or total != len(archive.infolist()):
             raise CheckpointError("the zip archive's end record claims several disks or another number of entries")
+    *_, total, directory_size, directory_offset = records[-1]
+    file.seek(directory_offset)
+    directory, position, count = file.read(directory_size), 0, 0
+    while directory[position:position + 4] == b"PK\x01\x02" and position + 46 <= len(directory):
+        position += 46 + sum(struct.unpack_from("<3H", directory, position + 28))  # name, extra, comment
+        count += 1
+    if position != directory_size or count != total:
+        raise CheckpointError("the zip directory's entries do not fill it exactly as its end record says")
     for info in archive.infolist():
         if info.volume or info.flag_bits & ZIP_UNSUPPORTED_FLAGS:
             raise CheckpointError(f"entry {info.filename[:80]!r} is on another disk, encrypted or masked")
