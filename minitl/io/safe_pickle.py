@@ -75,6 +75,8 @@ def scan(stream):
                                    "entries as it goes)")
             if opcode.name == "FRAME" and argument > size - stream.tell():
                 raise UnsafePickle(f"a frame of {argument} bytes, more than the {size - stream.tell()} left")
+    except UnsafePickle:
+        raise
     except ValueError as err:  # genops: a length longer than what is left, an unknown opcode, no STOP
         raise UnsafePickle(f"malformed pickle after {count} opcodes: {err}") from None
     return stream.tell()
