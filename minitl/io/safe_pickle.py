@@ -59,10 +59,11 @@ class Allowed(Frozen):
         return self.function(*args)
 
 
-def scan(stream):
+def scan(stream, opcodes=None):
     """Check the pickle that `stream` (a seekable binary file) holds from its position on.
 
-    Returns the offset just past its STOP opcode; the stream is left there.
+    `opcodes` (names), when given, are the only ones allowed. Returns the
+    offset just past the STOP opcode; the stream is left there.
     """
     start = stream.tell()
     size = stream.seek(0, io.SEEK_END)
@@ -70,6 +71,8 @@ def scan(stream):
     count = 0
     try:
         for count, (opcode, argument, _position) in enumerate(pickletools.genops(stream), start=1):
+            if opcodes is not None and opcode.name not in opcodes:
+                raise UnsafePickle(f"opcode {opcode.name} at byte {stream.tell() - 1} is not one this reader allows")
             if opcode.name in _MEMO_STORES and not 0 <= argument < count:
                 raise UnsafePickle(f"memo index {argument} at opcode {count} (a valid pickle numbers its memo "
                                    "entries as it goes)")
@@ -101,7 +104,8 @@ class _AllowListUnpickler(pickle.Unpickler):
         return self.load_persistent_id(pid)
 
 
-def load(data, allowed, persistent_load=None, encoding="ASCII"):
-    """The object pickled in `data` (bytes), scanned first; `allowed` maps (module, name) to a callable."""
-    scan(io.BytesIO(data))
+def load(data, allowed, persistent_load=None, encoding="ASCII", opcodes=None):
+    """The object pickled in `data` (bytes), scanned first (see `scan`); `allowed` maps (module, name) to a
+    callable."""
+    scan(io.BytesIO(data), opcodes)
     return _AllowListUnpickler(io.BytesIO(data), allowed, persistent_load, encoding).load()

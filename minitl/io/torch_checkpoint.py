@@ -126,6 +126,12 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):
     return data
 
 
+# The opcodes torch.load(weights_only=True) accepts: a file torch refuses is refused here too.
+TORCH_OPCODES = frozenset({
+    "PROTO", "STOP", "MARK", "GLOBAL", "REDUCE", "BUILD", "NEWOBJ", "BINPERSID", "NONE", "NEWTRUE", "NEWFALSE",
+    "BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT", "BINUNICODE", "SHORT_BINSTRING", "EMPTY_TUPLE", "TUPLE",
+    "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_LIST", "APPEND", "APPENDS", "EMPTY_DICT", "SETITEM", "SETITEMS",
+    "EMPTY_SET", "BINGET", "LONG_BINGET", "BINPUT", "LONG_BINPUT"})
 ALLOWED_GLOBALS = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
@@ -209,7 +215,7 @@ def _load_zip(file):
         _, storage_type, key, _location, numel = pid
         return StorageRef(storage_type, key, numel)
 
-    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id)
+    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
     storages = {}  # key -> (StorageRef that first named it, its array)
 
     def to_array(ref):
@@ -299,9 +305,9 @@ def _load_legacy(file):
 
     def next_pickle(storage_from_id=None):
         start = file.tell()
-        end = scan(file)
+        end = scan(file, TORCH_OPCODES)
         file.seek(start)
-        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id)
+        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
 
     if next_pickle() != LEGACY_MAGIC:
         raise CheckpointError("not a PyTorch checkpoint (not a zip archive, and no legacy magic number)")
