@@ -32,9 +32,9 @@ def mutate(data, rng):
     for _ in range(1 + _below(rng, 3)):
         kind = _below(rng, 7)
         at = _below(rng, len(data)) if data else 0
-        if kind == 0:
+        if kind == 0 and data:
             data[at] ^= 1 << _below(rng, 8)
-        elif kind == 1:
+        elif kind == 1 and data:
             data[at] = _below(rng, 256)
         elif kind in (2, 3):  # a little-endian integer of 1, 2, 4 or 8 bytes set to an edge value
             width = 1 << _below(rng, 4)
