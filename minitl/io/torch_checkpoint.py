@@ -115,15 +115,23 @@ def _rebuild_tensor(storage, storage_offset, size, stride):
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
-    """Stand-in for torch._utils._rebuild_tensor_v2: requires_grad, hooks and metadata are dropped."""
+    """Stand-in for torch._utils._rebuild_tensor_v2: requires_grad (a bool, as torch checks), hooks and
+    metadata are dropped."""
+    _check_requires_grad(requires_grad)
     return TensorRef(storage, storage_offset, size, stride)
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks):
     """Stand-in for torch._utils._rebuild_parameter: a Parameter is its data."""
+    _check_requires_grad(requires_grad)
     if not isinstance(data, TensorRef):
         raise CheckpointError(f"a Parameter is rebuilt from a {type(data).__name__}, not a tensor")
     return data
+
+
+def _check_requires_grad(requires_grad):
+    if not isinstance(requires_grad, bool):
+        raise CheckpointError(f"requires_grad must be a bool, not a {type(requires_grad).__name__}")
 
 
 # The opcodes torch.load(weights_only=True) accepts: a file torch refuses is refused here too.
