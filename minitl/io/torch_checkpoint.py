@@ -3,9 +3,11 @@
 A checkpoint is a pickle. Unpickling an arbitrary pickle runs whatever
 functions it names (``os.system`` included), so this reader unpickles with
 `minitl.io.safe_pickle`: only an allow-list of globals (minitl's stand-ins
-for PyTorch's tensor-rebuild functions, the storage type names and
-``collections.OrderedDict``), after a scan that bounds the memory and time
-unpickling can take.
+for PyTorch's tensor-rebuild functions, with torch's signatures, the storage
+type names and ``collections.OrderedDict``) and of opcodes (those
+``torch.load(weights_only=True)`` accepts), after a scan that bounds the
+memory and time unpickling can take. Where torch refuses a file, so does
+this reader (tests/fuzz_checkpoints.py compares the two on mutated files).
 
 Tensors are pickled as "rebuild a tensor from (storage, offset, size,
 stride)"; storages are *persistent ids* ``('storage', type, key, location,
