@@ -25,8 +25,20 @@ gradient of the wrong shape or dtype. Gradients accumulate into the
 ``.grad`` of leaf tensors (each leaf owns its own array, safe to change in
 place); intermediate gradients are dropped once used, unless a tensor asked
 for its own with ``retain_grad()``.
+
+Higher derivatives. A first-order backward stays on arrays: each Function's
+``backward`` computes its gradients with the array module, nothing is
+recorded, and it costs what a hand-written backward costs. With
+``backward(create_graph=True)`` or ``grad(..., create_graph=True)`` the
+engine calls each Function's ``backward_graph`` instead: the same formulas
+written with minitl operations on the input tensors, under grad mode, so the
+gradients come with a graph of their own and can be differentiated again.
+The engine's own steps (summing gradients, ``sum_to``, dtype casts) are
+minitl operations too in that mode. A Function without ``backward_graph``
+raises, naming itself, rather than give a silently wrong higher derivative.
 """
 import heapq
+import importlib
 import itertools
 import weakref
 
@@ -35,8 +47,15 @@ import numpy as np
 from minitl import backend, grad_mode
 from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
-__all__ = ["Function", "Tensor", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
-           "sum_to"]
+__all__ = ["Function", "Tensor", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad",
+           "set_grad_enabled", "sum_to"]
+
+
+def __getattr__(name):
+    """``tl.autograd.functional`` (jacobian, hessian, vjp, jvp, hvp, vhp), imported on first use."""
+    if name == "functional":
+        return importlib.import_module("minitl.autograd.functional")
+    raise AttributeError(f"module 'minitl.autograd' has no attribute {name!r}")
 
 
 class Tensor:
@@ -180,33 +199,26 @@ class Tensor:
         if self.grad_fn is not None:
             self.grad_fn.retained_output = weakref.ref(self)
 
-    def backward(self, grad=None, retain_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
-        ``grad`` is dL/d(self); it may be omitted only for a one-element tensor
-        (then it is 1). ``retain_graph=True`` keeps the graph for another call.
+        ``gradient`` is dL/d(self); it may be omitted only for a one-element
+        tensor (then it is 1). ``retain_graph=True`` keeps the graph for another
+        call (its default is ``create_graph``). ``create_graph=True`` records
+        the backward pass itself: the gradients are tensors with a graph, which
+        can be differentiated again. ``inputs`` limits the accumulation to those
+        tensors (leaves, or non-leaves whose ``.grad`` is then filled).
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad "
-                               "(no input had requires_grad=True, or it was made under no_grad)")
-        xp = backend.get_array_module(self.data)
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(f"backward() without a grad argument needs a one-element tensor, "
-                                   f"got shape {self.shape}: pass grad=, or reduce first (e.g. .sum())")
-            grad = xp.ones_like(self.data)
-        else:
-            grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(): grad has shape {grad.shape}, expected {self.shape}")
-        if self.grad_fn is None:
-            _accumulate(self, grad)
-            return
-        _run_backward(self, grad, retain_graph)
+        targets = None
+        if inputs is not None:
+            targets = {id(x): x for x in _as_tuple(inputs)}
+            if not targets:
+                raise RuntimeError("backward(): inputs= was given but is empty")
+        _run_backward((self,), (gradient,), retain_graph, create_graph, _Destinations(targets, accumulate=True))
 
 
 def sum_to(grad, shape):
-    """Sum `grad` down to `shape`, reversing NumPy broadcasting.
+    """Sum `grad` down to `shape`, reversing NumPy broadcasting (an array, or a Tensor when recording).
 
     Broadcasting stretches an input of shape (3, 1) to (3, 4), so each of its
     elements is used 4 times: its gradient is the sum of the 4 upstream ones.
@@ -226,9 +238,16 @@ def _broadcasts_to(shape, target):
     return all(n == m or n == 1 for n, m in zip(shape, target[len(target) - len(shape):]))
 
 
-def _fitted_gradient(fn, index, x, gx):
-    """Function `fn`'s gradient `gx` for its input number `index` (tensor `x`), summed back and cast to x."""
-    if isinstance(gx, Tensor):
+def _fitted_gradient(fn, index, x, gx, create_graph):
+    """Function `fn`'s gradient `gx` for its input number `index` (tensor `x`), summed back and cast to x.
+
+    An array in a first-order backward; a Tensor (its graph recorded) with create_graph.
+    """
+    if create_graph:
+        if not isinstance(gx, Tensor):
+            raise TypeError(f"{type(fn).__name__}.backward_graph returned a {type(gx).__name__} as the gradient "
+                            f"of input {index}: expected a Tensor of shape {x.shape} (or None)")
+    elif isinstance(gx, Tensor):
         gx = gx.data
     elif not backend.is_array(gx):
         if not isinstance(gx, np.generic):
@@ -241,13 +260,13 @@ def _fitted_gradient(fn, index, x, gx):
                                f"{index}, which has shape {x.shape}: expected that shape, or one it broadcasts to")
         gx = sum_to(gx, x.shape)
     if gx.dtype != x.dtype:
-        gx = gx.astype(x.dtype)
+        gx = gx.to(dtype=x.dtype) if create_graph else gx.astype(x.dtype)
     return gx
 
 
-def _gradients_of(fn, gy):
-    """fn.backward(gy) as a tuple with one entry per input, or an error naming the Function."""
-    grads = fn.backward(gy)
+def _gradients_of(fn, gy, create_graph):
+    """fn's gradients for gy, one entry per input, or an error naming the Function."""
+    grads = fn.backward_graph(gy) if create_graph else fn.backward(gy)
     count = len(fn.inputs)
     if not isinstance(grads, (tuple, list)):
         if count != 1:
@@ -272,42 +291,149 @@ def _check_versions(fn):
 
 
 def _accumulate(tensor, grad):
-    """tensor.grad += grad; the first gradient is copied, so each tensor owns its .grad array."""
-    if tensor.grad is None:
+    """tensor.grad += grad; each tensor owns its .grad (the first gradient is copied).
+
+    A gradient with a graph (create_graph) is added out of place, so the graph stays intact.
+    """
+    if isinstance(grad, Tensor):
+        tensor.grad = grad.clone() if tensor.grad is None else tensor.grad + grad
+    elif tensor.grad is None:
         tensor.grad = Tensor(grad.copy())
     else:
         tensor.grad.data += grad
 
 
-def _run_backward(root, grad, retain_graph):
+def _first_gradient(root, gradient, create_graph):
+    """dL/d(root) to start from: `gradient` checked and cast, or 1 for a one-element root."""
+    if not isinstance(root, Tensor) or not root.requires_grad:
+        raise RuntimeError("backward() on a tensor that does not require grad "
+                           "(no input had requires_grad=True, or it was made under no_grad)")
+    xp = backend.get_array_module(root.data)
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"backward() without a gradient needs a one-element tensor, got shape "
+                               f"{root.shape}: pass gradient=, or reduce first (e.g. .sum())")
+        gradient = xp.ones_like(root.data)
+    elif isinstance(gradient, Tensor) and create_graph:
+        gradient = gradient if gradient.dtype == root.dtype else gradient.to(dtype=root.dtype)
+    else:
+        gradient = xp.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=root.dtype)
+    if gradient.shape != root.shape:
+        raise ValueError(f"backward(): gradient has shape {gradient.shape}, expected {root.shape}")
+    return Tensor(gradient) if create_graph and not isinstance(gradient, Tensor) else gradient
+
+
+class _Destinations:
+    """Where gradients end up: .grad of leaves (backward), of chosen tensors (backward(inputs=)), or a dict (grad()).
+
+    `targets` maps id -> tensor for backward(inputs=) and autograd.grad; None means every leaf.
+    """
+
+    def __init__(self, targets, accumulate):
+        self.targets, self.accumulate, self.captured = targets, accumulate, {}
+        self.by_function = {id(t.grad_fn): t for t in (targets or {}).values() if t.grad_fn is not None}
+
+    def leaf(self, x, gx):
+        if self.targets is None or id(x) in self.targets:
+            self._arrive(x, gx)
+
+    def output_of(self, fn, gy):
+        """The total gradient of fn's output, which a target or a retain_grad() tensor may want."""
+        target = self.by_function.get(id(fn))
+        if target is not None:
+            self._arrive(target, gy)
+        elif self.targets is None and fn.retained_output is not None and fn.retained_output() is not None:
+            _accumulate(fn.retained_output(), gy)
+
+    def _arrive(self, tensor, g):
+        if self.accumulate:
+            _accumulate(tensor, g)
+        elif id(tensor) in self.captured:
+            self.captured[id(tensor)] = self.captured[id(tensor)] + g
+        else:
+            self.captured[id(tensor)] = g if isinstance(g, Tensor) else g.copy()
+
+
+def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
+    """The backward pass from `roots` (with dL/d(root) `gradients`), delivering to `destinations`.
+
+    First-order (create_graph=False), every Function's ``backward`` runs on
+    arrays: nothing is recorded, as fast as a hand-written backward. With
+    create_graph=True, ``backward_graph`` runs instead: the same formulas
+    written with minitl operations on tensors, recorded like any forward
+    pass, so the gradients have a graph of their own.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
     # Gradients waiting to flow back, keyed by the Function whose output they belong to
     # (each Function has one output, so its id names that output too).
-    pending = {id(root.grad_fn): grad}
+    pending, heap = {}, []
     order = itertools.count()  # tie-breaker: heapq never compares Functions
-    heap = [(-root.grad_fn.generation, next(order), root.grad_fn)]
-    while heap:
-        fn = heapq.heappop(heap)[2]
-        if fn.inputs is None:
-            raise RuntimeError("backward() through a graph that was already freed: "
-                               "pass retain_graph=True to the first backward() to call it twice")
-        gy = pending.pop(id(fn))
-        if fn.retained_output is not None and fn.retained_output() is not None:
-            _accumulate(fn.retained_output(), gy)
-        _check_versions(fn)
-        grads = _gradients_of(fn, gy)
-        for index, (x, producer, gx) in enumerate(zip(fn.inputs, fn.producers, grads)):
-            if gx is None or not fn.needs_input_grad[index]:
-                continue
-            gx = _fitted_gradient(fn, index, x, gx)
-            if producer is None:
-                _accumulate(x, gx)
-            elif id(producer) in pending:
-                pending[id(producer)] = pending[id(producer)] + gx
-            else:
-                pending[id(producer)] = gx
-                heapq.heappush(heap, (-producer.generation, next(order), producer))
-        if not retain_graph:
-            fn.inputs = fn.producers = None  # drop the upstream graph (and its arrays) as soon as it is used
+    for root, gradient in zip(roots, gradients):
+        gradient = _first_gradient(root, gradient, create_graph)
+        if root.grad_fn is None:
+            destinations.leaf(root, gradient)
+        elif id(root.grad_fn) in pending:
+            pending[id(root.grad_fn)] = pending[id(root.grad_fn)] + gradient
+        else:
+            pending[id(root.grad_fn)] = gradient
+            heapq.heappush(heap, (-root.grad_fn.generation, next(order), root.grad_fn))
+    with grad_mode.set_grad_enabled(create_graph):
+        while heap:
+            fn = heapq.heappop(heap)[2]
+            if fn.inputs is None:
+                raise RuntimeError("backward() through a graph that was already freed: "
+                                   "pass retain_graph=True to the first backward() to call it twice")
+            gy = pending.pop(id(fn))
+            destinations.output_of(fn, gy)
+            _check_versions(fn)
+            grads = _gradients_of(fn, gy, create_graph)
+            for index, (x, producer, gx) in enumerate(zip(fn.inputs, fn.producers, grads)):
+                if gx is None or not fn.needs_input_grad[index]:
+                    continue
+                gx = _fitted_gradient(fn, index, x, gx, create_graph)
+                if producer is None:
+                    destinations.leaf(x, gx)
+                elif id(producer) in pending:
+                    pending[id(producer)] = pending[id(producer)] + gx
+                else:
+                    pending[id(producer)] = gx
+                    heapq.heappush(heap, (-producer.generation, next(order), producer))
+            if not retain_graph:
+                fn.inputs = fn.producers = None  # drop the upstream graph (and its arrays) as soon as it is used
+    return destinations.captured
+
+
+def _as_tuple(tensors):
+    return (tensors,) if isinstance(tensors, Tensor) else tuple(tensors)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """d(outputs)/d(inputs) as a tuple of tensors, without touching any ``.grad`` (``torch.autograd.grad``).
+
+    ``grad_outputs`` are dL/d(output) (default 1 for one-element outputs).
+    With ``create_graph=True`` the results have a graph, so they can be
+    differentiated again (second derivatives, Hessian-vector products,
+    gradient penalties). An input the outputs do not depend on is an error,
+    or None with ``allow_unused=True``.
+    """
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    grad_outputs = (None,) * len(outputs) if grad_outputs is None else _as_tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad(): {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, x in enumerate(inputs):
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            raise RuntimeError(f"grad(): input {i} does not require grad, so it has no gradient")
+    destinations = _Destinations({id(x): x for x in inputs}, accumulate=False)
+    captured = _run_backward(outputs, grad_outputs, retain_graph, create_graph, destinations)
+    results = []
+    for i, x in enumerate(inputs):
+        g = captured.get(id(x))
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad(): input {i} was not used to compute the outputs; pass allow_unused=True "
+                               f"to get None for it")
+        results.append(g if g is None or isinstance(g, Tensor) else Tensor(g))
+    return tuple(results)
 
 
 class Function:
@@ -324,6 +450,11 @@ class Function:
     made them (``producers``, fixed now even if an input is later changed in
     place) and their versions (to refuse values changed in place before
     backward).
+
+    For higher derivatives (``create_graph=True``) a Function also defines
+    ``backward_graph(gy)``: the same formulas on Tensors, with minitl
+    operations on ``self.inputs``, so that the backward pass is itself
+    recorded. A Function without it refuses create_graph, naming itself.
     """
     inputs = None
     producers = None
@@ -357,6 +488,11 @@ class Function:
 
     def backward(self, gy):
         raise NotImplementedError
+
+    def backward_graph(self, gy):
+        raise RuntimeError(f"{type(self).__name__} has no double backward yet: create_graph=True cannot "
+                           f"differentiate through it (its gradient would be a constant, so a higher derivative "
+                           f"would be wrong)")
 
 
 def _raise_device_mismatch(op_name, tensors):
