@@ -268,6 +268,8 @@ def _gradients_of(fn, gy, create_graph):
     """fn's gradients for gy, one entry per input, or an error naming the Function."""
     grads = fn.backward_graph(gy) if create_graph else fn.backward(gy)
     count = len(fn.inputs)
+    if type(grads) is tuple and len(grads) == count:
+        return grads  # the common case, first
     if not isinstance(grads, (tuple, list)):
         if count != 1:
             raise TypeError(f"{type(fn).__name__}.backward returned one {type(grads).__name__} for {count} inputs: "
@@ -282,6 +284,8 @@ def _gradients_of(fn, gy, create_graph):
 
 
 def _check_versions(fn):
+    if fn.input_versions == [x._version for x in fn.inputs]:
+        return
     for index, (x, version) in enumerate(zip(fn.inputs, fn.input_versions)):
         if x._version != version:
             raise RuntimeError(f"one of the tensors needed for gradient computation was modified by an in-place "
@@ -385,13 +389,15 @@ def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
                 raise RuntimeError("backward() through a graph that was already freed: "
                                    "pass retain_graph=True to the first backward() to call it twice")
             gy = pending.pop(id(fn))
-            destinations.output_of(fn, gy)
+            if destinations.by_function or fn.retained_output is not None:
+                destinations.output_of(fn, gy)
             _check_versions(fn)
             grads = _gradients_of(fn, gy, create_graph)
             for index, (x, producer, gx) in enumerate(zip(fn.inputs, fn.producers, grads)):
                 if gx is None or not fn.needs_input_grad[index]:
                     continue
-                gx = _fitted_gradient(fn, index, x, gx, create_graph)
+                if create_graph or type(gx) is not np.ndarray or gx.shape != x.data.shape or gx.dtype != x.data.dtype:
+                    gx = _fitted_gradient(fn, index, x, gx, create_graph)  # all but the common case
                 if producer is None:
                     destinations.leaf(x, gx)
                 elif id(producer) in pending:
@@ -462,22 +468,17 @@ class Function:
     retained_output = None
 
     def __call__(self, *inputs):
-        for index, x in enumerate(inputs):
-            if not isinstance(x, Tensor):
-                raise TypeError(f"{type(self).__name__}: input {index} is a {type(x).__name__}, not a Tensor: "
-                                f"wrap it with tl.tensor(...)")
-        arrays = [x.data for x in inputs]
+        arrays = [x.data if isinstance(x, Tensor) else _not_a_tensor(self, inputs) for x in inputs]
         if len(arrays) > 1 and any(type(a) is not type(arrays[0]) for a in arrays):
             _raise_device_mismatch(type(self).__name__, inputs)
         output = Tensor(self.forward(*arrays))
-        needs_grad = (grad_mode.is_grad_enabled() and any(x.requires_grad for x in inputs)
-                      and output.dtype.kind == "f")  # integer and bool results have no gradient
-        output.requires_grad = needs_grad
-        if needs_grad:
+        if (grad_mode.is_grad_enabled() and any(x.requires_grad for x in inputs)
+                and output.data.dtype.kind == "f"):  # integer and bool results have no gradient
+            output.requires_grad = True
             self.inputs = inputs
-            self.producers = tuple(x.grad_fn for x in inputs)
-            self.input_versions = tuple(x._version for x in inputs)
-            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+            self.producers = [x.grad_fn for x in inputs]
+            self.input_versions = [x._version for x in inputs]
+            self.needs_input_grad = tuple([x.requires_grad for x in inputs])
             self.generation = max(x._generation for x in inputs)
             output.grad_fn = self
             output._generation = self.generation + 1
@@ -493,6 +494,12 @@ class Function:
         raise RuntimeError(f"{type(self).__name__} has no double backward yet: create_graph=True cannot "
                            f"differentiate through it (its gradient would be a constant, so a higher derivative "
                            f"would be wrong)")
+
+
+def _not_a_tensor(function, inputs):
+    index, x = next((i, x) for i, x in enumerate(inputs) if not isinstance(x, Tensor))
+    raise TypeError(f"{type(function).__name__}: input {index} is a {type(x).__name__}, not a Tensor: "
+                    f"wrap it with tl.tensor(...)")
 
 
 def _raise_device_mismatch(op_name, tensors):

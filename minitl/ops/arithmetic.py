@@ -92,10 +92,15 @@ class Pow(Function):
         a, b = self.a, self.b
         xp = backend.get_array_module(gy)
         ga = gb = None
-        with np.errstate(divide="ignore", invalid="ignore"):  # the infinities are masked out right away
-            if self.needs_input_grad[0]:
-                ga = gy * xp.where(b == 0, 0, b * a ** (b - 1))
-            if self.needs_input_grad[1]:
+        if self.needs_input_grad[0]:
+            exponent_zero = b == 0
+            if exponent_zero.any():
+                with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1, masked out right away
+                    ga = gy * xp.where(exponent_zero, 0, b * a ** (b - 1))
+            else:
+                ga = gy * b * a ** (b - 1)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):  # log(0), masked out right away
                 gb = gy * xp.where((a == 0) & (b >= 0), 0, self.y * xp.log(a))
         return ga, gb
 
@@ -103,11 +108,14 @@ class Pow(Function):
         """The same masks; the masked places get a harmless exponent (1) and base (1), so that no
         infinity enters the recorded graph (0 * inf would turn higher derivatives into NaN)."""
         a, b = self.inputs
-        exponent_zero = b.data == 0
-        base_zero = (a.data == 0) & (b.data >= 0)
-        exponent = where(exponent_zero, 1, b)
-        ga = gy * where(exponent_zero, 0, exponent * a ** (exponent - 1))
-        gb = gy * where(base_zero, 0, a ** b * where(base_zero, 1, a).log())
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            exponent_zero = b.data == 0
+            exponent = where(exponent_zero, 1, b)
+            ga = gy * where(exponent_zero, 0, exponent * a ** (exponent - 1))
+        if self.needs_input_grad[1]:
+            base_zero = (a.data == 0) & (b.data >= 0)
+            gb = gy * where(base_zero, 0, a ** b * where(base_zero, 1, a).log())
         return ga, gb
 
 

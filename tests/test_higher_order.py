@@ -1,0 +1,162 @@
+"""Higher-order autograd: create_graph, tl.autograd.grad, tl.autograd.functional, gradgradcheck.
+
+Parity with PyTorch on recorded values (tests/golden/higher_order.npz) and live when torch is importable.
+"""
+import pathlib
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import minitl as tl
+import minitl.nn.functional as F
+from higher_order_cases import CASES, INDEX, make_inputs
+from op_cases import OP_CASES
+from op_cases import make_inputs as make_op_inputs
+
+GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "higher_order.npz")
+MINITL_LIB = types.SimpleNamespace(grad=tl.autograd.grad, functional=tl.autograd.functional, index=tl.tensor(INDEX))
+
+# Ops built on nn Functions that have no double backward yet: create_graph must refuse them by name.
+WITHOUT_DOUBLE_BACKWARD = {"softmax_method": "Softmax"}
+
+
+def minitl_results(fn, arrays):
+    inputs = [tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in arrays]
+    return [r.detach().numpy() for r in fn(MINITL_LIB, *inputs)]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_recorded_pytorch(name):
+    fn, shapes = CASES[name]
+    arrays = [GOLDEN[f"{name}/input{i}"] for i in range(len(shapes))]
+    results = minitl_results(fn, arrays)
+    assert len(results) == len([k for k in GOLDEN.files if k.startswith(f"{name}/result")])
+    for i, result in enumerate(results):
+        assert tl.testing.rel_error(result, GOLDEN[f"{name}/result{i}"]) < 1e-12, f"result {i}"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_live_pytorch(name):
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(pathlib.Path(__file__).parent / "golden"))
+    from make_higher_order_golden import torch_results
+
+    fn, shapes = CASES[name]
+    arrays = make_inputs(shapes, seed=99)
+    for result, expected in zip(minitl_results(fn, arrays), torch_results(fn, arrays), strict=True):
+        assert tl.testing.rel_error(result, expected) < 1e-12
+
+
+@pytest.mark.parametrize("case", [c for c in OP_CASES if c[0] not in WITHOUT_DOUBLE_BACKWARD], ids=lambda c: c[0])
+def test_gradgradcheck_of_every_op(case):
+    assert tl.gradgradcheck(case[1], make_op_inputs(case, tl.float64))
+
+
+@pytest.mark.parametrize("name, op", WITHOUT_DOUBLE_BACKWARD.items())
+def test_ops_without_double_backward_refuse_by_name(name, op):
+    case = next(c for c in OP_CASES if c[0] == name)
+    with pytest.raises(RuntimeError, match=f"{op} has no double backward yet"):
+        tl.gradgradcheck(case[1], make_op_inputs(case, tl.float64))
+
+
+def test_a_layer_without_double_backward_refuses_by_name():
+    x = tl.randn(1, 2, 5, 5, dtype=tl.float64, requires_grad=True)
+    w = tl.randn(3, 2, 3, 3, dtype=tl.float64, requires_grad=True)
+    y = F.conv2d(x, w).sum()
+    with pytest.raises(RuntimeError, match="Conv2d has no double backward yet"):
+        tl.autograd.grad(y, w, create_graph=True)
+    assert tl.autograd.grad(y, w)[0].shape == w.shape  # first order still works
+
+
+class SquareWithConstantSlope(tl.Function):
+    """y = x**2 whose double backward treats 2x as a constant: right first derivatives, wrong second ones."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, gy):
+        return (gy * 2 * self.x,)
+
+    def backward_graph(self, gy):
+        return (gy * (2 * self.x),)  # 2x as an array: no graph back to x
+
+
+class SquareWithWrongGraphValues(SquareWithConstantSlope):
+    def backward_graph(self, gy):
+        return (gy * 3 * self.inputs[0],)
+
+
+@pytest.mark.parametrize("function, message", [
+    (SquareWithConstantSlope, "gradcheck failed for input 0"),
+    (SquareWithWrongGraphValues, "differs from the one without"),
+])
+def test_gradgradcheck_catches_a_wrong_double_backward(function, message):
+    x = tl.tensor([0.5, -1.5, 2.0], dtype=tl.float64, requires_grad=True)
+    assert tl.gradcheck(lambda a: function()(a), [x])  # the first derivatives are right
+    with pytest.raises(tl.GradcheckError, match=message):
+        tl.gradgradcheck(lambda a: function()(a), [x])
+
+
+def test_backward_with_create_graph_gives_differentiable_gradients():
+    x = tl.tensor([1.0, 2.0], dtype=tl.float64, requires_grad=True)
+    (x ** 4).sum().backward(create_graph=True)
+    first = x.grad
+    assert first.grad_fn is not None and first.detach().numpy().tolist() == [4, 32]
+    x.grad = None
+    first.sum().backward(create_graph=True)  # 12 x**2
+    second = x.grad
+    x.grad = None
+    second.sum().backward()  # 24 x
+    assert second.detach().numpy().tolist() == [12, 48] and x.grad.numpy().tolist() == [24, 48]
+
+
+def test_retain_graph_defaults_to_create_graph():
+    x = tl.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(create_graph=True)
+    y.backward()  # the graph was kept
+    assert x.grad.detach().numpy().tolist() == [4, 8]
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_backward_inputs_limits_the_accumulation():
+    a = tl.tensor([1.0], requires_grad=True)
+    b = tl.tensor([2.0], requires_grad=True)
+    h = a * b
+    (h * h).sum().backward(inputs=[b, h])
+    assert a.grad is None and b.grad.item() == 2 * 2 * 1 and h.grad.item() == 4
+    with pytest.raises(RuntimeError, match="empty"):
+        (a * b).sum().backward(inputs=[])
+
+
+def test_autograd_grad_leaves_dot_grad_alone_and_checks_its_inputs():
+    x = tl.tensor([1.0, 2.0], requires_grad=True)
+    unused = tl.tensor([3.0], requires_grad=True)
+    y = (x * x).sum()
+    (gx,) = tl.autograd.grad(y, x, retain_graph=True)
+    assert gx.numpy().tolist() == [2, 4] and x.grad is None and gx.grad_fn is None
+    with pytest.raises(RuntimeError, match="input 1 was not used"):
+        tl.autograd.grad(y, [x, unused], retain_graph=True)
+    assert tl.autograd.grad(y, [x, unused], allow_unused=True)[1] is None
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tl.autograd.grad((x * 2).sum(), tl.ones(2))
+
+
+def test_autograd_grad_of_an_intermediate_and_with_grad_outputs():
+    x = tl.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    y = h.exp()
+    (gh,) = tl.autograd.grad(y, h, grad_outputs=tl.tensor([1.0, 0.5]))
+    np.testing.assert_allclose(gh.numpy(), [np.exp(3.0), 0.5 * np.exp(6.0)], rtol=1e-6)
+
+
+def test_hessian_of_float32_stays_float32():
+    x = tl.tensor([0.5, 1.0], requires_grad=True)
+    h = tl.autograd.functional.hessian(lambda a: (a ** 3).sum(), x)
+    assert h.dtype == tl.float32 and h.shape == (2, 2)
+    np.testing.assert_allclose(h.numpy(), np.diag([3.0, 6.0]), rtol=1e-6)
