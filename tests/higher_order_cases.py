@@ -1,9 +1,10 @@
 """Second-order computations written once for minitl and PyTorch (create_graph, autograd.grad, functional).
 
 Each case is (name, fn, shapes): `fn(lib, *tensors)` returns a tuple of
-arrays computed with `lib.grad` (autograd.grad) and `lib.functional`
-(autograd.functional), so the golden script runs it with torch and the tests
-with minitl. Inputs are float64 normal arrays of the given shapes.
+arrays computed with `lib.grad` (autograd.grad), `lib.functional`
+(autograd.functional) and `lib.F` (nn.functional), so the golden script
+runs it with torch and the tests with minitl. Inputs are float64 normal
+arrays of the given shapes; `lib.index` and `lib.targets` are constants.
 """
 import numpy as np
 
@@ -23,6 +24,18 @@ def second_derivatives_of_scalars(lib, x):
 def mlp_hessian_vector_product(lib, x, w1, b1, w2, v1, vb, v2):
     params = (w1, b1, w2)
     grads = lib.grad(mlp_loss(x, *params), params, create_graph=True)
+    dot = sum((g * v).sum() for g, v in zip(grads, (v1, vb, v2)))
+    return lib.grad(dot, params)
+
+
+def classifier_hessian_vector_product(lib, x, w1, b1, w2, v1, vb, v2):
+    """H v of a small classifier's loss (linear, leaky ReLU, softmax cross-entropy with smoothing)."""
+    params = (w1, b1, w2)
+    logits = lib.F.leaky_relu(lib.F.linear(x, w1, b1), 0.1) @ w2
+    probabilities = lib.F.softmax(logits, dim=1)
+    loss = lib.F.cross_entropy(logits, lib.targets, label_smoothing=0.1) + (probabilities * probabilities).mean()
+    loss = loss + lib.F.binary_cross_entropy_with_logits(logits, probabilities.detach())
+    grads = lib.grad(loss, params, create_graph=True)
     dot = sum((g * v).sum() for g, v in zip(grads, (v1, vb, v2)))
     return lib.grad(dot, params)
 
@@ -54,11 +67,14 @@ def functional_api(lib, x, w):
 CASES = {
     "second_derivatives_of_scalars": (second_derivatives_of_scalars, [(5,)]),
     "mlp_hessian_vector_product": (mlp_hessian_vector_product, [(6, 4), (4, 5), (5,), (5, 3), (4, 5), (5,), (5, 3)]),
+    "classifier_hessian_vector_product": (classifier_hessian_vector_product,
+                                          [(6, 4), (5, 4), (5,), (5, 3), (5, 4), (5,), (5, 3)]),
     "gradient_penalty": (gradient_penalty, [(4, 3), (3, 2)]),
     "reductions_and_shapes": (reductions_and_shapes, [(2, 3, 2), (3, 2)]),
     "functional_api": (functional_api, [(2, 3), (3, 2)]),
 }
 INDEX = np.array([1, 0, 1])
+TARGETS = np.array([2, 0, 1, 1, 0, 2])
 
 
 def make_inputs(shapes, seed):

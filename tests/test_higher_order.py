@@ -11,15 +11,26 @@ import pytest
 
 import minitl as tl
 import minitl.nn.functional as F
-from higher_order_cases import CASES, INDEX, make_inputs
+from higher_order_cases import CASES, INDEX, TARGETS, make_inputs
 from op_cases import OP_CASES
 from op_cases import make_inputs as make_op_inputs
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "higher_order.npz")
-MINITL_LIB = types.SimpleNamespace(grad=tl.autograd.grad, functional=tl.autograd.functional, index=tl.tensor(INDEX))
+from nn_cases import NN_CASES
+from nn_cases import make_inputs as make_nn_inputs
+from test_functional import minitl_lib
 
-# Ops built on nn Functions that have no double backward yet: create_graph must refuse them by name.
-WITHOUT_DOUBLE_BACKWARD = {"softmax_method": "Softmax"}
+MINITL_LIB = types.SimpleNamespace(grad=tl.autograd.grad, functional=tl.autograd.functional, F=F,
+                                   index=tl.tensor(INDEX), targets=tl.tensor(TARGETS))
+
+# The fused layer Functions without a double backward yet: create_graph must refuse them by name.
+LAYERS_WITHOUT_DOUBLE_BACKWARD = {"conv": "Conv2d", "max_pool": "MaxPool2d", "avg_pool": "AvgPool2d",
+                                  "adaptive_divides": "AvgPool2d", "adaptive_global": "AvgPool2d",
+                                  "batch_norm": "BatchNorm"}
+
+
+def refused_by(name):
+    return next((op for prefix, op in LAYERS_WITHOUT_DOUBLE_BACKWARD.items() if name.startswith(prefix)), None)
 
 
 def minitl_results(fn, arrays):
@@ -50,19 +61,24 @@ def test_matches_live_pytorch(name):
         assert tl.testing.rel_error(result, expected) < 1e-12
 
 
-@pytest.mark.parametrize("case", [c for c in OP_CASES if c[0] not in WITHOUT_DOUBLE_BACKWARD], ids=lambda c: c[0])
+@pytest.mark.parametrize("case", OP_CASES, ids=lambda c: c[0])
 def test_gradgradcheck_of_every_op(case):
     assert tl.gradgradcheck(case[1], make_op_inputs(case, tl.float64))
 
 
-@pytest.mark.parametrize("name, op", WITHOUT_DOUBLE_BACKWARD.items())
-def test_ops_without_double_backward_refuse_by_name(name, op):
-    case = next(c for c in OP_CASES if c[0] == name)
-    with pytest.raises(RuntimeError, match=f"{op} has no double backward yet"):
-        tl.gradgradcheck(case[1], make_op_inputs(case, tl.float64))
+@pytest.mark.parametrize("name, fn, shapes", NN_CASES, ids=[c[0] for c in NN_CASES])
+def test_gradgradcheck_of_every_functional_layer_or_a_refusal_by_name(name, fn, shapes):
+    lib, _ = minitl_lib(tl.float64)
+    inputs = [tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in make_nn_inputs(shapes, seed=0)]
+    op = refused_by(name)
+    if op is None:
+        assert tl.gradgradcheck(lambda *xs: fn(lib, *xs), inputs)
+    else:
+        with pytest.raises(RuntimeError, match=f"{op} has no double backward yet"):
+            tl.gradgradcheck(lambda *xs: fn(lib, *xs), inputs)
 
 
-def test_a_layer_without_double_backward_refuses_by_name():
+def test_first_order_through_a_layer_without_double_backward_still_works():
     x = tl.randn(1, 2, 5, 5, dtype=tl.float64, requires_grad=True)
     w = tl.randn(3, 2, 3, 3, dtype=tl.float64, requires_grad=True)
     y = F.conv2d(x, w).sum()

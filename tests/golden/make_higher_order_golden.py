@@ -15,13 +15,14 @@ import types
 import numpy as np
 import torch
 import torch.autograd.functional
+import torch.nn.functional as F
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from higher_order_cases import CASES, INDEX, make_inputs  # noqa: E402
+from higher_order_cases import CASES, INDEX, TARGETS, make_inputs  # noqa: E402
 
-TORCH_LIB = types.SimpleNamespace(grad=torch.autograd.grad, functional=torch.autograd.functional,
-                                  index=torch.tensor(INDEX))
+TORCH_LIB = types.SimpleNamespace(grad=torch.autograd.grad, functional=torch.autograd.functional, F=F,
+                                  index=torch.tensor(INDEX), targets=torch.tensor(TARGETS))
 
 
 def torch_results(fn, arrays):
