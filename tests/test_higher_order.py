@@ -12,13 +12,13 @@ import pytest
 import minitl as tl
 import minitl.nn.functional as F
 from higher_order_cases import CASES, INDEX, TARGETS, make_inputs
-from op_cases import OP_CASES
-from op_cases import make_inputs as make_op_inputs
-
-GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "higher_order.npz")
 from nn_cases import NN_CASES
 from nn_cases import make_inputs as make_nn_inputs
+from op_cases import OP_CASES
+from op_cases import make_inputs as make_op_inputs
 from test_functional import minitl_lib
+
+GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "higher_order.npz")
 
 MINITL_LIB = types.SimpleNamespace(grad=tl.autograd.grad, functional=tl.autograd.functional, F=F,
                                    index=tl.tensor(INDEX), targets=tl.tensor(TARGETS))
