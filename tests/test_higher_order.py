@@ -176,3 +176,80 @@ def test_hessian_of_float32_stays_float32():
     h = tl.autograd.functional.hessian(lambda a: (a ** 3).sum(), x)
     assert h.dtype == tl.float32 and h.shape == (2, 2)
     np.testing.assert_allclose(h.numpy(), np.diag([3.0, 6.0]), rtol=1e-6)
+
+
+# -- Newton's method and sharpness on autograd Hessians -----------------------------------------
+def quadratic_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(4, 4))
+    a, b = m @ m.T + np.eye(4), rng.normal(size=4)
+    x = tl.tensor(np.zeros(4), dtype=tl.float64, requires_grad=True)
+    a_t, b_t = tl.tensor(a, dtype=tl.float64), tl.tensor(b, dtype=tl.float64)
+    return a, b, x, lambda: 0.5 * (x @ (a_t @ x)) - b_t @ x
+
+
+def test_newton_minimizes_a_quadratic_in_one_step():
+    a, b, x, loss = quadratic_problem()
+    tl.optim.newton_step(loss, [x])
+    np.testing.assert_allclose(x.detach().numpy(), np.linalg.solve(a, b), rtol=1e-12)
+
+
+def test_top_hessian_eigenvalue_of_a_quadratic():
+    a, _, x, loss = quadratic_problem()
+    assert tl.optim.top_hessian_eigenvalue(loss, [x], iters=200) == pytest.approx(np.linalg.eigvalsh(a).max(),
+                                                                                   rel=1e-9)
+
+
+def test_newton_converges_quadratically_on_logistic_regression():
+    rng = np.random.default_rng(1)
+    features = rng.normal(size=(60, 3))
+    labels = (features @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.normal(size=60) > 0).astype(float)
+    w = tl.tensor(np.zeros(3), dtype=tl.float64, requires_grad=True)
+    b = tl.tensor(np.zeros(1), dtype=tl.float64, requires_grad=True)
+    x, y = tl.tensor(features, dtype=tl.float64), tl.tensor(labels, dtype=tl.float64)
+
+    def loss():
+        return F.binary_cross_entropy_with_logits(x @ w + b, y) + 0.01 * (w * w).sum()
+
+    norms = []
+    for _ in range(6):
+        tl.optim.newton_step(loss, [w, b], damping=1e-8)
+        norms.append(float(sum((g * g).sum() for g in tl.autograd.grad(loss(), [w, b]))) ** 0.5)
+    assert norms[-1] < 1e-12
+    # quadratic convergence: once close, each gradient norm is about the square of the one before
+    close = [n for n in norms if n < 1e-2]
+    assert any(later < 10 * earlier ** 2 for earlier, later in zip(close, close[1:]))
+
+
+def test_newton_line_search_keeps_a_far_start_from_diverging():
+    x = tl.tensor([3.0], dtype=tl.float64, requires_grad=True)
+
+    def loss():  # log(cosh(x)): plain Newton from x = 3 jumps ever farther away
+        return ((x.exp() + (-x).exp()) / 2).log().sum()
+
+    for _ in range(8):
+        tl.optim.newton_step(loss, [x])
+    assert abs(x.item()) < 1e-8
+
+
+@pytest.mark.torch
+def test_top_hessian_eigenvalue_matches_torch_hessian():
+    torch = pytest.importorskip("torch")
+    arrays = make_inputs([(6, 4), (5, 4), (5,), (5, 3)], seed=5)
+    params = [tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in arrays[1:]]
+    x = tl.tensor(arrays[0], dtype=tl.float64)
+    sharpness = tl.optim.top_hessian_eigenvalue(lambda: higher_order_mlp_loss(x, *params), params, iters=300)
+
+    def flat_loss(flat):
+        sizes = [a.size for a in arrays[1:]]
+        pieces = torch.split(flat, sizes)
+        w1, b1, w2 = (p.reshape(a.shape) for p, a in zip(pieces, arrays[1:]))
+        return higher_order_mlp_loss(torch.tensor(arrays[0]), w1, b1, w2)
+
+    flat = torch.tensor(np.concatenate([a.ravel() for a in arrays[1:]]))
+    eigenvalues = np.linalg.eigvalsh(torch.autograd.functional.hessian(flat_loss, flat).numpy())
+    assert sharpness == pytest.approx(eigenvalues[np.argmax(np.abs(eigenvalues))], rel=1e-3)  # power iteration
+
+
+def higher_order_mlp_loss(x, w1, b1, w2):
+    return ((x @ w1.T + b1).tanh() @ w2).sigmoid().log().mean()
