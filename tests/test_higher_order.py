@@ -24,9 +24,7 @@ MINITL_LIB = types.SimpleNamespace(grad=tl.autograd.grad, functional=tl.autograd
                                    index=tl.tensor(INDEX), targets=tl.tensor(TARGETS))
 
 # The fused layer Functions without a double backward yet: create_graph must refuse them by name.
-LAYERS_WITHOUT_DOUBLE_BACKWARD = {"conv": "Conv2d", "max_pool": "MaxPool2d", "avg_pool": "AvgPool2d",
-                                  "adaptive_divides": "AvgPool2d", "adaptive_global": "AvgPool2d",
-                                  "batch_norm": "BatchNorm"}
+LAYERS_WITHOUT_DOUBLE_BACKWARD = {"conv": "Conv2d", "batch_norm": "BatchNorm"}
 
 
 def refused_by(name):
