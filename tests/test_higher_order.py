@@ -24,7 +24,7 @@ MINITL_LIB = types.SimpleNamespace(grad=tl.autograd.grad, functional=tl.autograd
                                    index=tl.tensor(INDEX), targets=tl.tensor(TARGETS))
 
 # The fused layer Functions without a double backward yet: create_graph must refuse them by name.
-LAYERS_WITHOUT_DOUBLE_BACKWARD = {"conv": "Conv2d", "batch_norm": "BatchNorm"}
+LAYERS_WITHOUT_DOUBLE_BACKWARD = {"conv": "Conv2d"}
 
 
 def refused_by(name):

@@ -358,6 +358,30 @@ class _Destinations:
             self.captured[id(tensor)] = g if isinstance(g, Tensor) else g.copy()
 
 
+def _functions_leading_to(roots, destinations):
+    """The ids of the Functions of the graph through which some target can be reached, or None for all.
+
+    backward(inputs=...) and grad() need only these: the walk stops where no
+    target lies upstream (torch prunes the same way), which matters most for
+    grad() of an intermediate tensor, e.g. inside a create_graph backward.
+    """
+    if destinations.targets is None:
+        return None
+    reachable, stack = {}, [r.grad_fn for r in roots if r.grad_fn is not None]
+    while stack:
+        fn = stack.pop()
+        if id(fn) not in reachable:
+            reachable[id(fn)] = fn
+            stack.extend(p for p in (fn.producers or ()) if p is not None)
+    needed = set()
+    for fn in sorted(reachable.values(), key=lambda f: f.generation):  # producers before their consumers
+        if id(fn) in destinations.by_function or any(
+                (id(p) in needed) if p is not None else (id(x) in destinations.targets)
+                for x, p in zip(fn.inputs or (), fn.producers or ())):
+            needed.add(id(fn))
+    return needed
+
+
 def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
     """The backward pass from `roots` (with dL/d(root) `gradients`), delivering to `destinations`.
 
@@ -373,10 +397,13 @@ def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
     # (each Function has one output, so its id names that output too).
     pending, heap = {}, []
     order = itertools.count()  # tie-breaker: heapq never compares Functions
+    needed = _functions_leading_to(roots, destinations)
     for root, gradient in zip(roots, gradients):
         gradient = _first_gradient(root, gradient, create_graph)
         if root.grad_fn is None:
             destinations.leaf(root, gradient)
+        elif needed is not None and id(root.grad_fn) not in needed:
+            continue
         elif id(root.grad_fn) in pending:
             pending[id(root.grad_fn)] = pending[id(root.grad_fn)] + gradient
         else:
@@ -400,6 +427,8 @@ def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
                     gx = _fitted_gradient(fn, index, x, gx, create_graph)  # all but the common case
                 if producer is None:
                     destinations.leaf(x, gx)
+                elif needed is not None and id(producer) not in needed:
+                    continue
                 elif id(producer) in pending:
                     pending[id(producer)] = pending[id(producer)] + gx
                 else:
