@@ -40,6 +40,18 @@ def classifier_hessian_vector_product(lib, x, w1, b1, w2, v1, vb, v2):
     return lib.grad(dot, params)
 
 
+def cnn_hessian_vector_product(lib, images, kernel, bias, dense, v_kernel, v_bias, v_dense):
+    """H v of a small CNN's loss: conv (stride 2, padding 1), ReLU, batch norm, max pool, linear, cross-entropy."""
+    params = (kernel, bias, dense)
+    features = lib.F.relu(lib.F.conv2d(images, kernel, bias, stride=2, padding=1))
+    features = lib.F.batch_norm(features, None, None, training=True)
+    features = lib.F.max_pool2d(features, 2).reshape(images.shape[0], -1)
+    loss = lib.F.cross_entropy(lib.F.linear(features, dense), lib.targets[:4])
+    grads = lib.grad(loss, params, create_graph=True)
+    dot = sum((g * v).sum() for g, v in zip(grads, (v_kernel, v_bias, v_dense)))
+    return lib.grad(dot, params)
+
+
 def gradient_penalty(lib, x, w):
     """loss + |d loss / d x|^2, differentiated with respect to w (as in WGAN-GP)."""
     loss = (x @ w).tanh().pow(2).sum()
@@ -69,6 +81,8 @@ CASES = {
     "mlp_hessian_vector_product": (mlp_hessian_vector_product, [(6, 4), (4, 5), (5,), (5, 3), (4, 5), (5,), (5, 3)]),
     "classifier_hessian_vector_product": (classifier_hessian_vector_product,
                                           [(6, 4), (5, 4), (5,), (5, 3), (5, 4), (5,), (5, 3)]),
+    "cnn_hessian_vector_product": (cnn_hessian_vector_product,
+                                   [(4, 2, 8, 8), (3, 2, 3, 3), (3,), (3, 12), (3, 2, 3, 3), (3,), (3, 12)]),
     "gradient_penalty": (gradient_penalty, [(4, 3), (3, 2)]),
     "reductions_and_shapes": (reductions_and_shapes, [(2, 3, 2), (3, 2)]),
     "functional_api": (functional_api, [(2, 3), (3, 2)]),

@@ -359,27 +359,29 @@ class _Destinations:
 
 
 def _functions_leading_to(roots, destinations):
-    """The ids of the Functions of the graph through which some target can be reached, or None for all.
+    """(needed, through): ids of the Functions whose output is a target or leads to one, and of those whose
+    inputs lead to one (only these run their backward); (None, None) when every leaf is a target.
 
     backward(inputs=...) and grad() need only these: the walk stops where no
     target lies upstream (torch prunes the same way), which matters most for
     grad() of an intermediate tensor, e.g. inside a create_graph backward.
     """
     if destinations.targets is None:
-        return None
+        return None, None
     reachable, stack = {}, [r.grad_fn for r in roots if r.grad_fn is not None]
     while stack:
         fn = stack.pop()
         if id(fn) not in reachable:
             reachable[id(fn)] = fn
             stack.extend(p for p in (fn.producers or ()) if p is not None)
-    needed = set()
+    needed, through = set(), set()
     for fn in sorted(reachable.values(), key=lambda f: f.generation):  # producers before their consumers
-        if id(fn) in destinations.by_function or any(
-                (id(p) in needed) if p is not None else (id(x) in destinations.targets)
-                for x, p in zip(fn.inputs or (), fn.producers or ())):
+        if any((id(p) in needed) if p is not None else (id(x) in destinations.targets)
+               for x, p in zip(fn.inputs or (), fn.producers or ())):
+            through.add(id(fn))
+        if id(fn) in through or id(fn) in destinations.by_function:
             needed.add(id(fn))
-    return needed
+    return needed, through
 
 
 def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
@@ -397,7 +399,7 @@ def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
     # (each Function has one output, so its id names that output too).
     pending, heap = {}, []
     order = itertools.count()  # tie-breaker: heapq never compares Functions
-    needed = _functions_leading_to(roots, destinations)
+    needed, through = _functions_leading_to(roots, destinations)
     for root, gradient in zip(roots, gradients):
         gradient = _first_gradient(root, gradient, create_graph)
         if root.grad_fn is None:
@@ -418,6 +420,8 @@ def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
             gy = pending.pop(id(fn))
             if destinations.by_function or fn.retained_output is not None:
                 destinations.output_of(fn, gy)
+            if through is not None and id(fn) not in through:
+                continue  # a target's gradient is complete here, and nothing upstream is wanted
             _check_versions(fn)
             grads = _gradients_of(fn, gy, create_graph)
             for index, (x, producer, gx) in enumerate(zip(fn.inputs, fn.producers, grads)):

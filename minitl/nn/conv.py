@@ -46,7 +46,7 @@ Backward:
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Function
+from minitl.autograd import Function, enable_grad, grad
 
 
 def pair(value, name):
@@ -94,6 +94,26 @@ def reference_conv2d(x, weight, stride=(1, 1), padding=(0, 0), dilation=(1, 1), 
     grouped_weight = weight.reshape(groups, -1, *weight.shape[1:])  # (g, O/g, C/g, kh, kw)
     y = xp.einsum("ngchwij,gocij->ngohw", grouped_windows, grouped_weight)
     return y.reshape(n, -1, oh, ow)
+
+
+def conv2d_by_tensor_ops(x, weight, bias, stride, padding, dilation, groups):
+    """The same convolution written with recorded minitl operations (pad, strided slices, stack, matmul).
+
+    Slow, but every step has a double backward: Conv2d.backward_graph differentiates this to record
+    its gradients under create_graph=True.
+    """
+    from minitl.ops.shape import pad, stack  # ops are built on autograd: imported when used
+
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = weight.shape[2:], stride, padding, dilation
+    n, c = x.shape[:2]
+    x_padded = pad(x, (pw, pw, ph, ph))
+    oh = output_size(x.shape[2], dh * (kh - 1) + 1, sh, ph)
+    ow = output_size(x.shape[3], dw * (kw - 1) + 1, sw, pw)
+    columns = stack([x_padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                     for i in range(kh) for j in range(kw)], dim=2)  # (N, C, kh kw, OH, OW)
+    columns = columns.reshape(n, groups, c // groups * kh * kw, oh * ow)
+    y = (weight.reshape(groups, weight.shape[0] // groups, -1) @ columns).reshape(n, -1, oh, ow)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
 
 
 # -- the fast path: im2col over chunks of images, one GEMM each ----------------------------
@@ -243,6 +263,16 @@ class Conv2d(Function):
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
+
+    def backward_graph(self, gy):
+        """The gradients recorded (create_graph): those of conv2d_by_tensor_ops, differentiated with create_graph."""
+        x, weight, *bias = self.inputs
+        with enable_grad():
+            y = conv2d_by_tensor_ops(x, weight, bias[0] if bias else None, self.stride, self.padding,
+                                     self.dilation, self.groups)
+            wanted = [t for t, needed in zip(self.inputs, self.needs_input_grad) if needed]
+            grads = iter(grad(y, wanted, gy, create_graph=True, allow_unused=True))
+        return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
 
     def input_grad(self, gy):
         """dL/dx. With stride 1 it is itself a convolution: of gy, padded by d (k - 1) - p, with the
