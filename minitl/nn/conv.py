@@ -46,7 +46,7 @@ Backward:
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Function, enable_grad, grad
+from minitl.autograd import Function, Tensor, enable_grad, grad, is_grad_enabled
 
 
 def pair(value, name):
@@ -313,3 +313,38 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError(f"conv2d: input {x.shape} is too small for kernel {weight.shape[2:]} with "
                          f"padding {function.padding} and dilation {function.dilation}")
     return function(x, weight) if bias is None else function(x, weight, bias)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The transposed convolution (PyTorch's conv_transpose2d; DeZero's "deconvolution"): conv2d's adjoint.
+
+    With weight W of shape (C_in, C_out / groups, kh, kw), y = conv_transpose2d(x, W) is what conv2d with
+    the same W, stride, padding, dilation and groups sends back to its input when x is the gradient of
+    its output: <y, g> = <x, conv2d(g, W)> for every g. It is computed exactly so, by autograd.grad of
+    conv2d at a zero input of y's shape (recorded when x or W requires grad, so y is differentiable in
+    both, through conv2d's double backward). Output size per spatial dim:
+    (size - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+    """
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d expects 4-D input and weight, got shapes {x.shape} and {weight.shape}")
+    if x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+        raise ValueError(f"conv_transpose2d: input has {x.shape[1]} channels, so weight must be "
+                         f"({x.shape[1]}, C_out / groups, kh, kw) with {x.shape[1]} divisible by groups={groups}; "
+                         f"got weight shape {weight.shape}")
+    stride, padding = pair(stride, "stride"), pair(padding, "padding")
+    dilation, output_padding = pair(dilation, "dilation"), pair(output_padding, "output_padding")
+    if any(extra >= max(s, d) for extra, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride "
+                         f"{stride} or dilation {dilation}")
+    out_hw = [(x.shape[2 + d] - 1) * stride[d] - 2 * padding[d] + dilation[d] * (weight.shape[2 + d] - 1)
+              + output_padding[d] + 1 for d in range(2)]
+    if min(out_hw) < 1:
+        raise ValueError(f"conv_transpose2d: input {x.shape} with kernel {weight.shape[2:]}, stride {stride} and "
+                         f"padding {padding} gives an empty output")
+    xp = backend.get_array_module(x.data)
+    zeros = Tensor(xp.zeros((x.shape[0], weight.shape[1] * groups, *out_hw), dtype=x.dtype), requires_grad=True)
+    recording = is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    with enable_grad():
+        convolved = conv2d(zeros, weight, None, stride, padding, dilation, groups)
+        (y,) = grad(convolved, zeros, x, create_graph=recording)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
