@@ -66,6 +66,14 @@ def test_gradgradcheck_of_every_functional_layer(name, fn, shapes):
     assert tl.gradgradcheck(lambda *xs: fn(lib, *xs), inputs)
 
 
+def test_gradgradcheck_of_fractional_max_pooling():
+    rng = np.random.default_rng(0)
+    x = tl.tensor(rng.normal(size=(2, 2, 9, 8)), dtype=tl.float64, requires_grad=True)  # no ties
+    samples = tl.tensor(rng.uniform(size=(2, 2, 2)), dtype=tl.float64)  # fixed windows
+    assert tl.gradgradcheck(lambda a: F.fractional_max_pool2d(a, 2, output_size=(4, 5), _random_samples=samples) ** 2,
+                            [x])
+
+
 class CubeWithoutDoubleBackward(tl.Function):
     def forward(self, x):
         self.x = x
