@@ -49,6 +49,9 @@ NOT_A_TENSOR = [
      lambda torch: torch.nn.functional.softmax(np.zeros(3), dim=0), "softmax(): argument 'input'"),
     ("batch_norm_ndarray", lambda: nn.BatchNorm2d(3)(np.zeros((2, 3, 2, 2), np.float32)),
      lambda torch: torch.nn.BatchNorm2d(3)(np.zeros((2, 3, 2, 2), np.float32)), "batch_norm(): argument 'input'"),
+    ("conv_transpose2d_ndarray", lambda: F.conv_transpose2d(np.zeros((1, 3, 4, 4), np.float32), tl.zeros(3, 2, 3, 3)),
+     lambda torch: torch.nn.functional.conv_transpose2d(np.zeros((1, 3, 4, 4), np.float32), torch.zeros(3, 2, 3, 3)),
+     "conv_transpose2d(): argument 'input'"),
     ("unfold_ndarray", lambda: F.unfold(np.zeros((1, 1, 3, 3)), 2),
      lambda torch: torch.nn.functional.unfold(np.zeros((1, 1, 3, 3)), 2), "unfold(): argument 'input'"),
 ]
@@ -71,6 +74,9 @@ WRONG_DTYPE = [
      lambda torch: torch.nn.Conv2d(3, 2, 3)(torch.full((1, 3, 5, 5), 200, dtype=torch.uint8)),
      "conv2d(): input type (uint8) and weight type (float32) should be the same; convert it with x.to(float32) "
      "(an 8-bit image usually also by / 255)"),
+    ("conv_transpose2d_float64", lambda: nn.ConvTranspose2d(3, 2, 3)(tl.zeros(1, 3, 4, 4, dtype=tl.float64)),
+     lambda torch: torch.nn.ConvTranspose2d(3, 2, 3)(torch.zeros(1, 3, 4, 4, dtype=torch.float64)),
+     "conv_transpose2d(): input type (float64) and weight type (float32)"),
     ("conv2d_no_bias_uint8_image", lambda: _conv(bias=False)(tl.tensor(np.full((1, 3, 5, 5), 200, np.uint8))),
      lambda torch: torch.nn.Conv2d(3, 2, 3, bias=False)(torch.full((1, 3, 5, 5), 200, dtype=torch.uint8)),
      "input type (uint8)"),

@@ -56,6 +56,21 @@ def erf(x, terms=60):
     return xp.sign(x) * xp.where(size < 3.0, series, 1 - complement)
 
 
+class NormalCDF(Function):
+    """y = Phi(x) = (1 + erf(x / sqrt(2))) / 2;  dx = gy phi(x)."""
+
+    def forward(self, x):
+        return 0.5 * (1 + erf(x / math.sqrt(2)))
+
+    def backward(self, gy):
+        x = self.inputs[0].data
+        return (gy * backend.get_array_module(x).exp(-0.5 * x * x) / math.sqrt(2 * math.pi),)
+
+    def backward_graph(self, gy):
+        x = self.inputs[0]
+        return (gy * (-0.5 * x * x).exp() / math.sqrt(2 * math.pi),)
+
+
 class GELU(Function):
     """y = x Phi(x), exact or with the tanh approximation; see the module docstring."""
     tanh_scale = math.sqrt(2 / math.pi)
@@ -82,6 +97,14 @@ class GELU(Function):
         pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
         return (gy * (self.cdf + x * pdf),)
 
+    def backward_graph(self, gy):
+        x = self.inputs[0]
+        if self.approximate == "tanh":
+            tanh = (self.tanh_scale * (x + self.cubic * x * x * x)).tanh()
+            slope = self.tanh_scale * (1 + 3 * self.cubic * x * x)
+            return (gy * (0.5 * (1 + tanh) + 0.5 * x * (1 - tanh * tanh) * slope),)
+        return (gy * (NormalCDF()(x) + x * (-0.5 * x * x).exp() / math.sqrt(2 * math.pi)),)
+
 
 class LeakyReLU(Function):
     """y = x for x > 0, slope * x otherwise;  dx = gy or slope * gy."""
@@ -96,6 +119,10 @@ class LeakyReLU(Function):
     def backward(self, gy):
         return (backend.get_array_module(gy).where(self.positive, gy, gy * self.slope),)
 
+    def backward_graph(self, gy):
+        slopes = backend.get_array_module(self.positive).where(self.positive, 1, self.slope).astype(gy.dtype)
+        return (gy * slopes,)  # a constant array: the derivative of the slope is 0
+
 
 class Softmax(Function):
     def __init__(self, axis):
@@ -107,6 +134,10 @@ class Softmax(Function):
 
     def backward(self, gy):
         return (self.y * (gy - (gy * self.y).sum(axis=self.axis, keepdims=True)),)
+
+    def backward_graph(self, gy):
+        y = Softmax(self.axis)(self.inputs[0])
+        return (y * (gy - (gy * y).sum(dim=self.axis, keepdim=True)),)
 
 
 class LogSoftmax(Function):
@@ -120,6 +151,10 @@ class LogSoftmax(Function):
     def backward(self, gy):
         xp = backend.get_array_module(gy)
         return (gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True),)
+
+    def backward_graph(self, gy):
+        probabilities = Softmax(self.axis)(self.inputs[0])
+        return (gy - probabilities * gy.sum(dim=self.axis, keepdim=True),)
 
 
 def leaky_relu(x, negative_slope=0.01):

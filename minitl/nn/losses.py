@@ -21,8 +21,8 @@ written stably with softplus(-x) = -log s(x) = max(-x, 0) + log(1 + e**-|x|):
 (P = 1: loss = max(x, 0) - x t + log(1 + e**-|x|), dloss/dx = s(x) - t).
 """
 from minitl import backend
-from minitl.autograd import Function
-from minitl.nn.activations import stable_log_softmax
+from minitl.autograd import Function, Tensor
+from minitl.nn.activations import Softmax, stable_log_softmax
 from minitl.nn.arguments import tensor_argument
 from minitl.ops.promotion import promote
 
@@ -89,16 +89,27 @@ class ClassLoss(Function):
             losses = losses - (self.smoothing / scores.shape[1]) * (self.log_probs @ self.weights)
         return xp.where(self.kept, losses, 0).astype(scores.dtype, copy=False)
 
-    def backward(self, gy):
-        xp = backend.get_array_module(gy)
+    def d_log_probs(self):
+        """dloss_i / dp_ic (a constant): -(1 - e) w_t at the target, -(e / C) w_c everywhere; 0 if ignored."""
+        xp = backend.get_array_module(self.log_probs)
         n, classes = self.log_probs.shape
         grad = xp.zeros_like(self.log_probs)
         if self.smoothing:
             grad -= (self.smoothing / classes) * self.weights
         grad[xp.arange(n), self.targets] -= (1 - self.smoothing) * self.weights[self.targets]
-        grad *= xp.where(self.kept, gy, 0)[:, None]
+        grad[~self.kept] = 0
+        return grad
+
+    def backward(self, gy):
+        grad = self.d_log_probs() * gy[:, None]
         if self.from_logits:  # through log softmax: a - softmax(z) sum(a)
-            grad -= xp.exp(self.log_probs) * grad.sum(axis=1, keepdims=True)
+            grad -= backend.get_array_module(gy).exp(self.log_probs) * grad.sum(axis=1, keepdims=True)
+        return (grad,)
+
+    def backward_graph(self, gy):
+        grad = Tensor(self.d_log_probs()) * gy.unsqueeze(1)
+        if self.from_logits:
+            grad = grad - Softmax(1)(self.inputs[0]) * grad.sum(dim=1, keepdim=True)
         return (grad,)
 
 
@@ -160,6 +171,12 @@ class BCEWithLogits(Function):
         gx = gy * ((1 - self.t) - self.scale * sigmoid_minus_x) if self.needs_input_grad[0] else None
         gt = gy * ((self.pos_weight - 1) * self.softplus_minus_x - self.x) if self.needs_input_grad[1] else None
         return gx, gt
+
+    def backward_graph(self, gy):
+        x, t = self.inputs
+        scale = 1 + (self.pos_weight - 1) * t
+        softplus_minus_x = (-x).relu() + ((-x.abs()).exp() + 1).log()
+        return gy * ((1 - t) - scale * (-x).sigmoid()), gy * ((self.pos_weight - 1) * softplus_minus_x - x)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):

@@ -59,6 +59,9 @@ class Unfold(Function):
     def backward(self, gy):
         return (self.geometry.col2im(gy, self.hw),)
 
+    def backward_graph(self, gy):
+        return (Fold(self.geometry, self.hw)(gy),)
+
 
 class Fold(Function):
     def __init__(self, geometry, hw):
@@ -69,6 +72,9 @@ class Fold(Function):
 
     def backward(self, gy):
         return (self.geometry.im2col(gy),)
+
+    def backward_graph(self, gy):
+        return (Unfold(self.geometry)(gy),)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
