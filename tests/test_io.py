@@ -10,10 +10,10 @@ import subprocess
 import sys
 import zipfile
 
+import local_files
 import numpy as np
 import pytest
 
-import local_files
 import minitl as tl
 from minitl.io import CheckpointError, load, load_torch_checkpoint, save
 from minitl.io.safe_pickle import scan

@@ -3,9 +3,9 @@ import pathlib
 
 import numpy as np
 import pytest
+from local_files import checkpoint_path, needs_weights
 
 import minitl as tl
-from local_files import checkpoint_path, needs_weights
 from minitl import models
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "models.npz")

@@ -5,9 +5,8 @@ import pathlib
 import subprocess
 import sys
 
-import pytest
-
 import local_files
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
