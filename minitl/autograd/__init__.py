@@ -47,7 +47,7 @@ import numpy as np
 from minitl import backend, grad_mode
 from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
-__all__ = ["Function", "Tensor", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad",
+__all__ = ["Function", "Tensor", "clear_grads", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad",
            "set_grad_enabled", "sum_to"]
 
 Array = np.ndarray  # or a cupy.ndarray: what a Function's forward and backward compute on (type hints only)
@@ -307,6 +307,15 @@ def _accumulate(tensor, grad):
         tensor.grad = Tensor(grad.copy())
     else:
         tensor.grad.data += grad
+
+
+def clear_grads(tensors, set_to_none=True):
+    """Module.zero_grad and Optimizer.zero_grad: drop each tensor's .grad, or zero it in place (it owns it)."""
+    for tensor in tensors:
+        if set_to_none:
+            tensor.grad = None
+        elif tensor.grad is not None:
+            tensor.grad.zero_()
 
 
 def _first_gradient(root, gradient, create_graph):

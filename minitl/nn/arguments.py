@@ -17,6 +17,12 @@ def tensor_argument(value, function, name, optional=False):
                     "wrap it with tl.tensor(...)")
 
 
+def check_probability(p, what):
+    """Refuse a drop probability outside [0, 1], as PyTorch's layers do (`what`: "dropout", "DropConnect"...)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{what} probability has to be between 0 and 1, but got {p}")
+
+
 def check_input_dtype(x, weight, function):
     """Refuse an input whose dtype is not the weight's, naming both (PyTorch raises here too).
 

@@ -63,6 +63,11 @@ def output_size(size, kernel, stride, padding, dilation=1):
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def output_hw(in_hw, kernel, stride, padding, dilation=(1, 1)):
+    """(OH, OW): `output_size` along both spatial dims (every argument a pair)."""
+    return tuple(output_size(in_hw[d], kernel[d], stride[d], padding[d], dilation[d]) for d in range(2))
+
+
 def pad_spatial(x, padding, value=0, extra_rows=0):
     """x with `padding` rows/columns of `value` on each side of H and W, and `extra_rows` more at the bottom.
 
@@ -108,8 +113,7 @@ def conv2d_by_tensor_ops(x, weight, bias, stride, padding, dilation, groups):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = weight.shape[2:], stride, padding, dilation
     n, c = x.shape[:2]
     x_padded = pad(x, (pw, pw, ph, ph))
-    oh = output_size(x.shape[2], dh * (kh - 1) + 1, sh, ph)
-    ow = output_size(x.shape[3], dw * (kw - 1) + 1, sw, pw)
+    oh, ow = output_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
     columns = stack([x_padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
                      for i in range(kh) for j in range(kw)], dim=2)  # (N, C, kh kw, OH, OW)
     columns = columns.reshape(n, groups, c // groups * kh * kw, oh * ow)
@@ -177,8 +181,7 @@ class Layout:
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.dilation, self.groups = dilation, groups
         self.wide = tuple(stride) == (1, 1)  # wide rows need stride 1: see the module docstring
-        self.out_hw = tuple(output_size(x_shape[2 + d], kernel[d], stride[d], padding[d], dilation[d])
-                            for d in range(2))
+        self.out_hw = output_hw(x_shape[2:], kernel, stride, padding, dilation)
         padded_width = x_shape[3] + 2 * padding[1]
         self.row_length = padded_width if self.wide else self.out_hw[1]
 
@@ -311,9 +314,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     function = Conv2d(pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation"), groups)
-    out_hw = [output_size(x.shape[2 + d], weight.shape[2 + d], function.stride[d], function.padding[d],
-                          function.dilation[d]) for d in range(2)]
-    if min(out_hw) < 1:
+    if min(output_hw(x.shape[2:], weight.shape[2:], function.stride, function.padding, function.dilation)) < 1:
         raise ValueError(f"conv2d: input {x.shape} is too small for kernel {weight.shape[2:]} with "
                          f"padding {function.padding} and dilation {function.dilation}")
     return function(x, weight) if bias is None else function(x, weight, bias)

@@ -8,7 +8,7 @@ The bigger ones live in their own files: convolution (conv.py), pooling
 from minitl import random
 from minitl.autograd import Tensor
 from minitl.nn.activations import gelu, leaky_relu, log_softmax, softmax
-from minitl.nn.arguments import check_input_dtype, tensor_argument
+from minitl.nn.arguments import check_input_dtype, check_probability, tensor_argument
 from minitl.nn.conv import conv2d, conv_transpose2d
 from minitl.nn.fractional_pool import fractional_max_pool2d
 from minitl.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
@@ -33,8 +33,7 @@ def linear(x, weight, bias=None):
 
 def _dropout_mask(x, p, mask_shape):
     """Keep each entry with probability 1 - p, scaled by 1 / (1 - p) so the expected value is unchanged."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
+    check_probability(p, "dropout")
     keep = (random.uniform(mask_shape, dtype=x.dtype, device=x.device) >= p).astype(x.dtype)
     return Tensor(keep * (1.0 / (1 - p)) if p < 1 else keep)
 

@@ -10,11 +10,9 @@ import math
 from minitl import creation
 from minitl.nn import functional as F
 from minitl.nn import init
+from minitl.nn.arguments import check_probability
+from minitl.nn.conv import pair
 from minitl.nn.module import Module, Parameter
-
-
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 def _empty_parameter(shape, device, dtype):
@@ -68,8 +66,8 @@ class Conv2d(Module):
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
+        self.padding, self.dilation = pair(padding, "padding"), pair(dilation, "dilation")
         self.weight = _empty_parameter((out_channels, in_channels // groups, *self.kernel_size), device, dtype)
         self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
         self.reset_parameters()
@@ -107,8 +105,9 @@ class ConvTranspose2d(Module):
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
-        self.output_padding, self.dilation = _pair(output_padding), _pair(dilation)
+        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
+        self.padding, self.output_padding = pair(padding, "padding"), pair(output_padding, "output_padding")
+        self.dilation = pair(dilation, "dilation")
         self.weight = _empty_parameter((in_channels, out_channels // groups, *self.kernel_size), device, dtype)
         self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
         self.reset_parameters()
@@ -266,8 +265,7 @@ class AdaptiveAvgPool2d(Module):
 class _Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        check_probability(p, "dropout")
         self.p = p
 
     def extra_repr(self):

@@ -16,7 +16,7 @@ import collections
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Tensor
+from minitl.autograd import Tensor, clear_grads
 from minitl.creation import tensor as _new_tensor
 
 
@@ -331,11 +331,7 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients: drop them (default) or fill them with zeros."""
-        for param in self.parameters():
-            if set_to_none:
-                param.grad = None
-            elif param.grad is not None:
-                param.grad.zero_()
+        clear_grads(self.parameters(), set_to_none)
 
     # -- device and dtype ------------------------------------------------------
     def to(self, *args, device=None, dtype=None):

@@ -17,7 +17,7 @@ and slice-adds of the convolution (``minitl.nn.conv``).
 """
 from minitl.autograd import Function
 from minitl.nn.arguments import tensor_argument
-from minitl.nn.conv import add_windows_back, output_size, pad_spatial, pair, unpad_spatial, windows
+from minitl.nn.conv import add_windows_back, output_hw, pad_spatial, pair, unpad_spatial, windows
 
 
 class Geometry:
@@ -29,8 +29,7 @@ class Geometry:
 
     def blocks(self, hw):
         """(OH, OW): how many window positions fit along each spatial dim."""
-        return tuple(output_size(hw[d], self.kernel[d], self.stride[d], self.padding[d], self.dilation[d])
-                     for d in range(2))
+        return output_hw(hw, self.kernel, self.stride, self.padding, self.dilation)
 
     def im2col(self, x):
         """The (N, C kh kw, OH OW) array of windows of x (N, C, H, W): one copy of a strided view."""

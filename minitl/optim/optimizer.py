@@ -24,7 +24,7 @@ the same shapes (a resumed run).
 import numbers
 
 from minitl import backend
-from minitl.autograd import Tensor, enable_grad, no_grad
+from minitl.autograd import Tensor, clear_grads, enable_grad, no_grad
 
 
 class Optimizer:
@@ -137,12 +137,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: ``.grad = None`` (default), or zeros with ``set_to_none=False``."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad.zero_()
+        clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     # -- saving and resuming ------------------------------------------------------
     def state_dict(self):
