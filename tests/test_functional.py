@@ -240,3 +240,20 @@ def test_fast_convolution_equals_the_reference_definition(stride, padding, dilat
                   + np.sum(reference_conv2d(x, directions[1], stride, padding, dilation, groups) * gy))
     by_backward = np.sum(xt.grad.numpy() * directions[0]) + np.sum(wt.grad.numpy() * directions[1])
     assert abs(derivative - by_backward) <= 1e-10 * abs(derivative)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 5)])
+def test_closed_form_batch_norm_equals_the_reference_composition(shape):
+    """The one-Function batch norm against reference_batch_norm (mean, var, sqrt... differentiated by autograd)."""
+    from minitl.nn.normalization import reference_batch_norm
+    rng = np.random.default_rng(2)
+    arrays = [rng.normal(size=shape), rng.normal(size=3), rng.normal(size=3)]
+    upstream = tl.tensor(rng.normal(size=shape), dtype=tl.float64)
+    results = []
+    for fn in (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), reference_batch_norm):
+        x, w, b = (tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in arrays)
+        y = fn(x, w, b)
+        (y * upstream).sum().backward()
+        results.append([y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()])
+    for fast, reference in zip(*results):
+        np.testing.assert_allclose(fast, reference, rtol=1e-10, atol=1e-12)

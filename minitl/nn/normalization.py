@@ -21,10 +21,23 @@ Backward (g = dL/dy, sums over the M values of a channel):
 In training, mean and var depend on x, hence the two extra terms. The whole
 layer is one Function in closed form: composing mean, var, sqrt, * and +
 would record a long graph and pass over the activations many more times.
+That composition is ``reference_batch_norm``, the definition as a student
+writes it; autograd differentiates it, and the tests compare the closed form
+with it (values and all three gradients).
 """
 from minitl import backend
 from minitl.autograd import Function, Tensor
 from minitl.nn.arguments import tensor_argument
+
+
+def reference_batch_norm(x, weight, bias, eps=1e-5):
+    """Training-mode batch norm as recorded operations: the formulas above, differentiated by autograd."""
+    dims = (0,) + tuple(range(2, x.ndim))
+    channel_shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean = x.mean(dim=dims, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+    xhat = (x - mean) / (var + eps).sqrt()
+    return weight.reshape(channel_shape) * xhat + bias.reshape(channel_shape)
 
 
 class BatchNorm(Function):
