@@ -238,7 +238,9 @@ def convergence_study(out, quick):
         axis.set(xlabel=xlabel, ylabel="f - f*", yscale="log", ylim=(1e-17, None))
         axis.grid(alpha=0.3)
         axis.legend()
-    axes[0][0].set(xscale="symlog", title="logistic regression on MNIST: f - f* per step")
+    axes[0][0].set(title="logistic regression on MNIST: f - f* per step")
+    axes[0][0].set_xscale("symlog", linthresh=10)  # linear for Newton's few steps, logarithmic beyond
+    axes[0][0].set_xlim(left=0)
     axes[0][1].set(xscale="log", title="... and per CPU second")
     return "\n".join(table), results, [save(fig, out / "a_convergence.png")]
 
