@@ -50,6 +50,8 @@ from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_gr
 __all__ = ["Function", "Tensor", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad",
            "set_grad_enabled", "sum_to"]
 
+Array = np.ndarray  # or a cupy.ndarray: what a Function's forward and backward compute on (type hints only)
+
 
 def __getattr__(name):
     """``tl.autograd.functional`` (jacobian, hessian, vjp, jvp, hvp, vhp), imported on first use."""
@@ -517,13 +519,13 @@ class Function:
             output._generation = self.generation + 1
         return output
 
-    def forward(self, *xs):
+    def forward(self, *xs: Array) -> Array:
         raise NotImplementedError
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array | tuple[Array | None, ...]:
         raise NotImplementedError
 
-    def backward_graph(self, gy):
+    def backward_graph(self, gy: "Tensor") -> "Tensor | tuple[Tensor | None, ...]":
         raise RuntimeError(f"{type(self).__name__} has no double backward yet: create_graph=True cannot "
                            f"differentiate through it (its gradient would be a constant, so a higher derivative "
                            f"would be wrong)")
