@@ -1,6 +1,6 @@
 """Curvature lab: Newton's method, sharpness and saddle points, with Hessians from double backward.
 
-    python demos/curvature.py            # about 3 minutes of CPU time
+    python demos/curvature.py            # about 2 minutes of CPU time (3.5 minutes on a busy machine)
     python demos/curvature.py --quick    # a smoke test in seconds
 
 (a) Newton vs gradient descent vs L-BFGS on L2-regularised logistic regression
