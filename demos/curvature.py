@@ -114,6 +114,7 @@ class LogisticRegression:
             keep &= np.cumsum(keep) <= images
         self.x, self.y = pixels[keep], (labels[keep] == DIGITS[1]).astype(np.float64)
         self.inputs, self.targets = float64(self.x), float64(self.y)
+        self.design = np.hstack([self.x, np.ones((len(self.x), 1))])  # [X 1]: the bias as one more feature
         self.w = tl.zeros(self.x.shape[1], dtype=tl.float64, requires_grad=True)
         self.b = tl.zeros(1, dtype=tl.float64, requires_grad=True)
         self.params = [self.w, self.b]
@@ -126,14 +127,12 @@ class LogisticRegression:
 
     def gradient_bound(self):
         """L = |[X 1]|_2^2 / (4 N) + LAMBDA >= the Hessian's largest eigenvalue (since p (1 - p) <= 1/4)."""
-        design = np.hstack([self.x, np.ones((len(self.x), 1))])
-        return np.linalg.norm(design, 2) ** 2 / (4 * len(self.x)) + LAMBDA
+        return np.linalg.norm(self.design, 2) ** 2 / (4 * len(self.x)) + LAMBDA
 
     def closed_form_hessian(self):
         """X^T diag(p (1 - p)) X / N + LAMBDA (on w only), with X = [pixels 1]: the Hessian by hand."""
-        design = np.hstack([self.x, np.ones((len(self.x), 1))])
-        p = 1 / (1 + np.exp(-(design @ np.concatenate([self.w.detach().numpy(), self.b.detach().numpy()]))))
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) / len(self.x)
+        p = 1 / (1 + np.exp(-(self.design @ np.concatenate([self.w.detach().numpy(), self.b.detach().numpy()]))))
+        hessian = self.design.T @ (self.design * (p * (1 - p))[:, None]) / len(self.x)
         return hessian + LAMBDA * np.diag(np.r_[np.ones(self.x.shape[1]), 0.0])
 
 
