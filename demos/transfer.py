@@ -23,22 +23,29 @@ of LR_GRID on validation images, after training on one extra k-shot draw. Test
 images are used for nothing but the results: mean +- std over several seeds
 (each seed draws other k-shot images).
 
-    python demos/transfer.py            # about 9 minutes on 2 CPU cores
+    python demos/transfer.py            # 13 min on a quiet 2-core machine, up to an hour under load
     python demos/transfer.py --quick    # a smoke test in seconds
 
 Data and weights come from $MINITL_DATA_DIR and $MINITL_WEIGHTS_DIR when set
-(no network needed), else from the cache or their public URLs.
+(no network needed), else from the cache or their public URLs; all three
+files are looked for before anything is trained. A fixed seed gives the same
+numbers run to run with the same thread count (OMP_NUM_THREADS /
+OPENBLAS_NUM_THREADS); another thread count may change the last digits.
 """
 import argparse
 import json
+import os
 import pathlib
+import sys
 import time
 
 import numpy as np
 
 import minitl as tl
-from minitl import models, nn, optim, transfer
+from minitl import hub, models, nn, optim, transfer
 from minitl.data import DataLoader, MNIST, TensorDataset, transforms
+from minitl.data.datasets import DATA_ENV, MNIST_SHA256, MNIST_URL
+from minitl.models.weights import WEIGHTS_ENV
 from minitl.train import evaluate, fit, plot_history
 
 CIFAR_MEAN, CIFAR_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # what the ResNet-20 was trained with
@@ -56,6 +63,35 @@ def parse_args():
 
 
 # -- data ------------------------------------------------------------------------------------
+MNIST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+CHECKPOINT = models.REGISTRY[("resnet20", "cifar10")]
+
+
+def missing_files():
+    """One line per file the demo needs but can neither find ($MINITL_DATA_DIR, $MINITL_WEIGHTS_DIR, the
+    cache) nor download; an empty list when all are there (downloaded ones are then in the cache)."""
+    needed = [(hub.RemoteFile(f"mnist/{name}", MNIST_URL + name, MNIST_SHA256[name]), "data", DATA_ENV)
+              for name in MNIST_FILES] + [(CHECKPOINT, "weights", WEIGHTS_ENV)]
+    missing = []
+    for remote, kind, env in needed:
+        try:
+            hub.fetch(remote, kind, env)
+        except (RuntimeError, ValueError) as error:  # not found and no download, or a corrupt file
+            missing.append(f"  {remote.filename}: {error}")
+    return missing
+
+
+def check_files_or_exit():
+    """Stop before any training, with one message naming every missing file and both variables."""
+    missing = missing_files()
+    if missing:
+        settings = ", ".join(f"${env}={os.environ.get(env) or '(unset)'}" for env in (DATA_ENV, WEIGHTS_ENV))
+        sys.exit(f"demos/transfer.py needs {len(missing)} file(s) it cannot find or download; nothing was run.\n"
+                 + "\n".join(missing) + f"\nPut the MNIST test files ({', '.join(MNIST_FILES)}) in "
+                 f"${DATA_ENV}/mnist/ and {CHECKPOINT.filename} in ${WEIGHTS_ENV} (now {settings}), e.g.\n"
+                 f"  {DATA_ENV}=../shared/data {WEIGHTS_ENV}=../shared/pretrained python demos/transfer.py")
+
+
 def mnist_arrays():
     """The 10,000 MNIST test images as float32 (N, 1, 28, 28) in [0, 1], and their labels."""
     mnist = MNIST(train=False)
@@ -80,31 +116,34 @@ def loader(images, labels, batch_size, shuffle=False, seed=None):
 
 
 # -- the three methods: each trains on (images, labels), returns (accuracy on a split, history) ----------
-def train_scratch(setup, images, labels, split, epochs, lr, seed):
+# With watch=True the history also holds the validation loss and accuracy of every epoch (for the curves;
+# evaluating changes nothing in the run).
+def train_scratch(setup, images, labels, split, epochs, lr, seed, watch=False):
     tl.manual_seed(seed)
     model = setup["build"]()
     history = fit(model, loader(images, labels, 50, shuffle=True, seed=seed), optim.Adam(model.parameters(), lr=lr),
-                  epochs, progress=False)
+                  epochs, val_loader=setup["val"] if watch else None, progress=False)
     return evaluate(model, setup[split])[1], history
 
 
-def train_frozen(setup, images, labels, split, epochs, lr, seed):
+def train_frozen(setup, images, labels, split, epochs, lr, seed, watch=False):
     """A linear head on cached features of the frozen network (the cheap CPU path)."""
     tl.manual_seed(seed)
     features, _ = transfer.extract_features(setup["pretrained"], loader(images, labels, 256))
     head = nn.Linear(features.shape[1], setup["num_classes"])
     history = fit(head, loader(features, labels, 50, shuffle=True, seed=seed), optim.Adam(head.parameters(), lr=lr),
-                  epochs, progress=False)
+                  epochs, val_loader=setup["val_features"] if watch else None, progress=False)
     return evaluate(head, setup[split + "_features"])[1], history
 
 
-def train_fine_tune(setup, images, labels, split, epochs, lr, seed):
+def train_fine_tune(setup, images, labels, split, epochs, lr, seed, watch=False):
     """Everything trained; the backbone at lr / 10 (discriminative learning rates)."""
     tl.manual_seed(seed)
     model = setup["load_pretrained"]()
     head = transfer.replace_head(model, setup["num_classes"])
     opt = optim.Adam(transfer.discriminative_param_groups(model, head, lr=lr))
-    history = fit(model, loader(images, labels, 50, shuffle=True, seed=seed), opt, epochs, progress=False)
+    history = fit(model, loader(images, labels, 50, shuffle=True, seed=seed), opt, epochs,
+                  val_loader=setup["val"] if watch else None, progress=False)
     return evaluate(model, setup[split])[1], history
 
 
@@ -128,15 +167,23 @@ def choose_learning_rates(name, setup, k, epochs_for):
     images, labels = draw(setup, k, seed=100)
     chosen = {}
     for method, train in METHODS.items():
-        scores = {lr: train(setup, images, labels, "val", epochs_for(len(labels)), lr, 100)[0] for lr in LR_GRID}
+        print(f"  {name} {method:<9} validation accuracy by lr:", end="", flush=True)
+        scores = {}
+        for lr in LR_GRID:  # each result printed as it comes: a fine-tuning run can take minutes
+            start = time.time()
+            scores[lr] = train(setup, images, labels, "val", epochs_for(len(labels)), lr, 100)[0]
+            print(f" {lr:g} {scores[lr]:.1%} ({time.time() - start:.0f} s)", end="", flush=True)
         chosen[method] = max(scores, key=scores.get)
-        print(f"  {name} {method:<9} validation accuracy by lr: " +
-              ", ".join(f"{lr:g} {acc:.1%}" for lr, acc in scores.items()) + f" -> lr {chosen[method]:g}", flush=True)
+        print(f" -> lr {chosen[method]:g}", flush=True)
     return chosen
 
 
 def run_experiment(name, setup, ks, seeds, epochs_for):
-    """(accuracies[method][k] = list over seeds, lrs[method][k]); prints one line per run."""
+    """(accuracies[method][k] = list over seeds, lrs[method][k]); prints one line per run.
+
+    The last fine-tuning run (largest k, last seed) also records validation scores per epoch:
+    ``setup["curves"]`` = (history, k, seed, lr) for its figure.
+    """
     results = {method: {k: [] for k in ks} for method in METHODS}
     lrs = {method: {} for method in METHODS}
     for k in ks:
@@ -144,13 +191,17 @@ def run_experiment(name, setup, ks, seeds, epochs_for):
             lrs[method][k] = lr
         for seed in range(seeds):
             images, labels = draw(setup, k, seed)
-            start = time.time()
+            print(f"  {name} k={k:<3d} seed {seed}:", end="", flush=True)
             for method, train in METHODS.items():
-                accuracy, history = train(setup, images, labels, "test", epochs_for(len(labels)), lrs[method][k], seed)
+                start = time.time()
+                watch = method == "fine-tune" and (k, seed) == (ks[-1], seeds - 1)
+                accuracy, history = train(setup, images, labels, "test", epochs_for(len(labels)), lrs[method][k],
+                                          seed, watch=watch)
                 results[method][k].append(accuracy)
-            print(f"  {name} k={k:<3d} seed {seed}: " + ", ".join(
-                f"{m} {results[m][k][-1]:.1%}" for m in METHODS) + f"  ({time.time() - start:.0f} s)", flush=True)
-    setup["last_history"] = history  # fine-tuning's, the last method
+                print(f" {method} {accuracy:.1%} ({time.time() - start:.0f} s)", end="", flush=True)
+                if watch:
+                    setup["curves"] = (history, k, seed, lrs[method][k])
+            print(flush=True)
     return results, lrs
 
 
@@ -221,30 +272,38 @@ def results_json(results, ks, lrs):
                      for k in ks} for method in METHODS}
 
 
-def plot_results(all_results, path):
-    """One panel per experiment: a group of bars per k (one bar per method), mean +- std over seeds."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_results(all_results, seeds, path):
+    """One panel per experiment: a group of bars per k (one bar per method), each labelled with its mean,
+    error bars +- 1 std over the seeds."""
+    from matplotlib.figure import Figure
 
-    figure, axes = plt.subplots(1, len(all_results), figsize=(6 * len(all_results), 4), squeeze=False)
+    figure = Figure(figsize=(6 * len(all_results), 4.4))
+    axes = figure.subplots(1, len(all_results), squeeze=False)[0]
     width = 0.8 / len(METHODS)
-    for axis, (title, (results, ks, _)) in zip(axes[0], all_results.items()):
+    for axis, (title, (results, ks, _)) in zip(axes, all_results.items()):
         for i, method in enumerate(METHODS):
             means = [100 * np.mean(results[method][k]) for k in ks]
             stds = [100 * np.std(results[method][k]) for k in ks]
-            axis.bar(np.arange(len(ks)) + (i - 1) * width, means, width, yerr=stds, capsize=4, label=method)
+            bars = axis.bar(np.arange(len(ks)) + (i - 1) * width, means, width, yerr=stds, capsize=4, label=method)
+            axis.bar_label(bars, labels=[f"{m:.1f}" for m in means], padding=2, fontsize=8)
         axis.set(xticks=range(len(ks)), xticklabels=[f"k={k}" for k in ks], xlabel="labelled images per class",
-                 ylabel="test accuracy (%)", ylim=(0, 115), yticks=range(0, 101, 20), title=title)
+                 ylabel=f"test accuracy (%), mean +- 1 std over {seeds} seed{'s' * (seeds > 1)}", ylim=(0, 119),
+                 yticks=range(0, 101, 20), title=title)
         axis.grid(alpha=0.3, axis="y")
         axis.legend(loc="upper center", ncols=len(METHODS))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
+
+
+def plot_curves(setup, path, experiment):
+    """Training and validation curves of the run run_experiment watched (last fine-tuning run)."""
+    history, k, seed, lr = setup["curves"]
+    return plot_history(history, path, title=f"{experiment}: fine-tuning, k={k} per class, seed {seed}, lr {lr:g}")
 
 
 def main():
     args = parse_args()
+    check_files_or_exit()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = 1 if args.quick else args.seeds
@@ -258,12 +317,14 @@ def main():
     setup = build_setup(images, targets, labels, pool, range(5, 10), pretrained, load_pretrained,
                         lenet_on_conv_features, 5, 200 if args.quick else 2000, 100 if args.quick else 500)
     results, lrs = run_experiment("A", setup, ks, seeds, lambda n: 2 if args.quick else max(10, args.budget // n))
-    plot_history(setup["last_history"], out / "a_fine_tune_curves.png", title="A: fine-tune, last run")
+    plot_curves(setup, out / "a_fine_tune_curves.png", "A")
     all_results["A: LeNet-5, digits 0-4 -> 5-9"] = (results, ks, lrs)
     tables.append(summary_table("A: split MNIST, test accuracy % (digits 5-9)", results, ks, lrs))
 
     print("Experiment B: ResNet-20 pretrained on CIFAR-10 (PyTorch checkpoint) -> MNIST at 32x32x3")
     subset = np.arange(600 if args.quick else 4000)
+    print(f"  resizing {len(subset)} digits to 32x32x3 and caching the frozen ResNet-20's features of the "
+          "validation and test images...", flush=True)
     rgb = as_cifar_input(images[subset])
     resnet = models.resnet20(weights="cifar10")
     transfer.freeze(resnet)
@@ -272,11 +333,11 @@ def main():
                         lambda: models.resnet20(weights="cifar10"), lambda: models.resnet20(), 10,
                         100 if args.quick else 1000, 100 if args.quick else 500)
     results, lrs = run_experiment("B", setup, ks, seeds, lambda n: 1 if args.quick else max(3, args.budget // n))
-    plot_history(setup["last_history"], out / "b_fine_tune_curves.png", title="B: fine-tune, last run")
+    plot_curves(setup, out / "b_fine_tune_curves.png", "B")
     all_results["B: ResNet-20 CIFAR-10 -> MNIST"] = (results, ks, lrs)
     tables.append(summary_table("B: ResNet-20 (CIFAR-10) -> MNIST 32x32x3, test accuracy %", results, ks, lrs))
 
-    plot_results(all_results, out / "transfer_accuracy.png")
+    plot_results(all_results, seeds, out / "transfer_accuracy.png")
     seconds = time.time() - started
     (out / "results.json").write_text(json.dumps(
         {"seeds": seeds, "quick": args.quick, "seconds": round(seconds),

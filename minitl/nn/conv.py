@@ -47,6 +47,7 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Function, Tensor, enable_grad, grad, is_grad_enabled
+from minitl.nn.arguments import check_input_dtype, tensor_argument
 
 
 def pair(value, name):
@@ -298,6 +299,9 @@ class Conv2d(Function):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of x (N, C, H, W) with weight (O, C/groups, kh, kw), PyTorch's conv2d."""
+    x, weight = tensor_argument(x, "conv2d", "input"), tensor_argument(weight, "conv2d", "weight")
+    tensor_argument(bias, "conv2d", "bias", optional=True)
+    check_input_dtype(x, weight, "conv2d")
     if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(f"conv2d expects 4-D input and weight, got shapes {x.shape} and {weight.shape}")
     if x.shape[1] % groups or weight.shape[0] % groups or x.shape[1] // groups != weight.shape[1]:
@@ -325,6 +329,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     both, through conv2d's double backward). Output size per spatial dim:
     (size - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
     """
+    x, weight = tensor_argument(x, "conv_transpose2d", "input"), tensor_argument(weight, "conv_transpose2d", "weight")
+    tensor_argument(bias, "conv_transpose2d", "bias", optional=True)
+    check_input_dtype(x, weight, "conv_transpose2d")
     if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(f"conv_transpose2d expects 4-D input and weight, got shapes {x.shape} and {weight.shape}")
     if x.shape[1] != weight.shape[0] or weight.shape[0] % groups:

@@ -198,10 +198,8 @@ class _BatchNorm(Module):
                 momentum = 1.0 / self.num_batches_tracked.item()
         # Batch statistics while training, and in eval when there are no running ones.
         use_batch_stats = self.training or self.running_mean is None
-        running_mean = self.running_mean.data if self.running_mean is not None else None
-        running_var = self.running_var.data if self.running_var is not None else None
-        return F.batch_norm(x, running_mean, running_var, self.weight, self.bias, training=use_batch_stats,
-                            momentum=momentum, eps=self.eps)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=use_batch_stats, momentum=momentum, eps=self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -325,6 +323,47 @@ class Tanh(Module):
 
     def forward(self, x):
         return F.tanh(x)
+
+
+class GELU(Module):
+    """x Phi(x), Phi the standard normal CDF; approximate='tanh' for the tanh formula. See ``F.gelu``."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class _AlongDim(Module):
+    """Softmax and LogSoftmax: a function applied along `dim`."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        if dim is None:  # PyTorch guesses a dim (with a deprecation warning); minitl asks for it
+            raise TypeError(f"{type(self).__name__} needs dim, e.g. {type(self).__name__}(dim=1) for (N, C) scores")
+        self.dim = dim
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
+    """Probabilities e**x_i / sum_j e**x_j along `dim`."""
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+
+class LogSoftmax(_AlongDim):
+    """Log-probabilities along `dim` (before ``nn.NLLLoss``), computed stably."""
+
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
 
 
 class Flatten(Module):

@@ -338,13 +338,23 @@ class Module:
                 param.grad.zero_()
 
     # -- device and dtype ------------------------------------------------------
-    def to(self, device=None, dtype=None):
+    def to(self, *args, device=None, dtype=None):
         """Move parameters, gradients and buffers to `device`; cast floating ones to `dtype`. Return self.
 
-        The tensors are changed in place (their ``.data`` is replaced), so
-        every Parameter object stays the same one. Integer buffers such as
+        PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (its
+        device and dtype) and the keywords. The tensors are changed in place (their ``.data`` is
+        replaced), so every Parameter object stays the same one. Integer buffers such as
         ``num_batches_tracked`` keep their dtype.
         """
+        if len(args) > 2:
+            raise TypeError(f"Module.to() takes at most a device and a dtype, got {len(args)} arguments")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str) or arg is None:  # strings name devices, as in PyTorch
+                device = arg
+            else:
+                dtype = arg
         device = backend.normalize_device(device)
         if dtype is not None:
             dtype = np.dtype(dtype)

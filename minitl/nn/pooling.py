@@ -26,6 +26,7 @@ the input exactly, dx starts uninitialised instead of zeroed).
 """
 from minitl import backend
 from minitl.autograd import Function
+from minitl.nn.arguments import tensor_argument
 from minitl.nn.conv import output_size, pad_spatial, pair, unpad_spatial
 from minitl.ops.shape import getitem, stack
 
@@ -177,6 +178,7 @@ class AvgPool2d(_Pool2d):
 
 
 def _pool_arguments(x, kernel_size, stride, padding, name):
+    tensor_argument(x, name, "input")
     if x.ndim != 4:
         raise ValueError(f"{name} expects 4-D (N, C, H, W) input, got shape {x.shape}")
     kernel = pair(kernel_size, "kernel_size")
@@ -205,7 +207,7 @@ def adaptive_avg_pool2d(x, output_size):
     When the size divides, the bins are equal windows: plain average pooling.
     Otherwise bins differ in size and overlap; each is averaged separately.
     """
-    if x.ndim != 4:
+    if tensor_argument(x, "adaptive_avg_pool2d", "input").ndim != 4:
         raise ValueError(f"adaptive_avg_pool2d expects 4-D (N, C, H, W) input, got shape {x.shape}")
     out_h, out_w = pair(output_size, "output_size")
     h, w = x.shape[2:]
