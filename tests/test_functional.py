@@ -7,7 +7,7 @@ import pytest
 
 import minitl as tl
 import minitl.nn.functional as F
-from nn_cases import NN_CASES, make_inputs
+from cases.nn_cases import NN_CASES, make_inputs
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "nn_functional.npz")
 CASE_IDS = [case[0] for case in NN_CASES]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minitl as tl
-import module_cases as cases
+from cases import module_cases as cases
 from minitl import nn
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "module.npz")

@@ -6,7 +6,7 @@ import pytest
 
 import minitl as tl
 import minitl.optim as optim
-import optim_cases as cases
+from cases import optim_cases as cases
 
 
 def make_params(dtype=tl.float64, seed=0, device=None):
