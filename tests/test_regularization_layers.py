@@ -5,12 +5,13 @@ import pathlib
 
 import numpy as np
 import pytest
-from cases.fractional_pool_cases import CASE_IDS, CASES
 
 import minitl as tl
 import minitl.nn.functional as F
 from minitl import models, nn
 from minitl.nn.fractional_pool import window_starts
+
+from cases.fractional_pool_cases import CASE_IDS, CASES
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "regularization.npz")
 
