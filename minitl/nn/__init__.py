@@ -8,7 +8,7 @@ The layers are Modules over ``functional``; ``module``, ``containers`` and
 from them without a cycle.
 """
 from minitl.nn import functional, init
-from minitl.nn.containers import ModuleList, Sequential
+from minitl.nn.containers import ModuleDict, ModuleList, Sequential
 from minitl.nn.layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Dropout2d,
                               Flatten, Identity, LeakyReLU, Linear, MaxPool2d, ReLU, Sigmoid, Tanh)
 from minitl.nn.module import IncompatibleKeys, Module, Parameter
