@@ -277,7 +277,7 @@ def pca_study(setting, k, path, quick, lrs, payload):
     pretrained = setting["load"]()
     tuned = fine_tune(setting["load"](), 5, None, images[chosen], targets[chosen], epochs, lrs["fine-tune all"], 0,
                       classes)
-    figure = Figure(figsize=(11, 5))
+    figure = Figure(figsize=(11, 5), layout="constrained")
     lines, payload["pca"] = [f"PCA: ResNet-20 features (64-d head input) of {len(setting['test'])} MNIST test "
                              f"images; linear probe trained on k={k} per class"], {}
     for index, (name, model) in enumerate((("pretrained (CIFAR-10)", pretrained),
@@ -359,7 +359,7 @@ def plot_score_maps(canvas, scores, stride, path):
     """The canvas, then one panel per class: its softmax probability at each window (drawn at window centres)."""
     probabilities = np.exp(scores - scores.max(axis=0))
     probabilities /= probabilities.sum(axis=0)
-    figure = Figure(figsize=(15, 5.5))
+    figure = Figure(figsize=(15, 5.5), layout="constrained")
     axis = figure.add_subplot(3, 4, 1)
     axis.imshow(canvas, cmap="gray")
     axis.set(title="canvas", xticks=[], yticks=[])
@@ -449,10 +449,32 @@ def run_multitask(args, out, started):
     text = table(f"multi-task: test accuracy % per task ({len(test)} test digits), k labelled images per digit "
                  "(10k in all)", list(rows), [f"k={k}" for k in ks],
                  lambda row, column: mean_std(results[rows[row]][int(column[2:])]))
+    plot_multitask(results, ks, out / "multitask.png")
     save_results(out, "multitask", seeds, args.quick, started, [text],
                  {"lr": {f"{method} k={k}": lr for (method, k), lr in lrs.items()},
                   "accuracy": {f"{task} | {method}": {f"k={k}": summary(v) for k, v in by_k.items()}
                                for (task, method), by_k in results.items()}})
+
+
+def plot_multitask(results, ks, path):
+    """One panel per task: test accuracy against k, learned alone and jointly."""
+    figure = Figure(figsize=(13, 4))
+    for index, task in enumerate(TASKS):
+        axis = figure.add_subplot(1, len(TASKS), index + 1)
+        for method in ("joint", f"{task} alone"):
+            by_k = results[task, method]
+            axis.errorbar(ks, [100 * np.mean(by_k[k]) for k in ks], yerr=[100 * np.std(by_k[k]) for k in ks],
+                          marker="o", capsize=3, label=method)
+        if task != "digit":
+            by_k = results[f"{task} via digit", "digit alone"]
+            axis.errorbar(ks, [100 * np.mean(by_k[k]) for k in ks], yerr=[100 * np.std(by_k[k]) for k in ks],
+                          marker="o", capsize=3, linestyle="--", label="read from the digit-alone net")
+        axis.set(xscale="log", xticks=ks, xticklabels=[str(k) for k in ks], title=task,
+                 xlabel="labelled images per digit", ylabel="test accuracy (%)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
 
 
 # -- 4. an inherited backdoor ------------------------------------------------------------------------------
