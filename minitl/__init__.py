@@ -2,17 +2,36 @@
 
 ``import minitl as tl`` gives the tensor API of shared/API.md; ``tl.nn``,
 ``tl.optim`` and the others are subpackages. Importing minitl loads NumPy
-and nothing heavier: plotting, image libraries and CuPy load only when used.
+and nothing heavier: ``tl.models``, ``tl.data``, ``tl.transfer`` and
+``tl.train`` are imported when first used, and plotting, image libraries
+and CuPy only when a function needs them.
 """
+import importlib
+
 from minitl import cuda, io, nn, ops, optim, testing
-from minitl.autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad
-from minitl.creation import (arange, float32, float64, full, int64, ones, ones_like, rand, randn, tensor,
-                             zeros, zeros_like)
+from minitl.autograd import Function, Tensor
+from minitl.creation import (arange, eye, float32, float64, from_numpy, full, int64, linspace, ones, ones_like, rand,
+                             randint, randn, tensor, zeros, zeros_like)
+from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from minitl.gradcheck import GradcheckError, gradcheck
 from minitl.io import load, save
-from minitl.ops import cat, pad, stack, where
-from minitl.ops.elementwise import clip, exp, log, relu, sigmoid, sqrt, tanh
+from minitl.ops import cat, log_softmax, mean, pad, softmax, stack, sum, where
+from minitl.ops.arithmetic import allclose
+from minitl.ops.elementwise import clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
 from minitl.ops.matmul import matmul
 from minitl.random import manual_seed
 
 __version__ = "0.1.0"
+
+_LAZY_SUBMODULES = ("models", "data", "transfer", "train")
+
+
+def __getattr__(name):
+    """tl.models, tl.data, tl.transfer, tl.train: imported on first use, so ``import minitl`` stays light."""
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"minitl.{name}")
+    raise AttributeError(f"module 'minitl' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY_SUBMODULES))

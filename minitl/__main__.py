@@ -6,6 +6,7 @@ write the arrays to a minitl .npz, and — with --arch — verify them by
 loading into that architecture, which fails naming every bad key.
 """
 import argparse
+import pathlib
 import sys
 
 import numpy as np
@@ -32,6 +33,18 @@ def convert(args):
     print(f"wrote {args.output}")
 
 
+def bench(argv):
+    """Run benchmarks/bench.py of the source checkout: the timing tools are not part of the library."""
+    checkout = pathlib.Path(__file__).resolve().parents[1]
+    if not (checkout / "benchmarks" / "bench.py").is_file():
+        print("error: the benchmarks live in a source checkout of minitl (benchmarks/bench.py), "
+              "not in an installed copy: clone the repository and run this from it", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(checkout))
+    from benchmarks import bench as benchmark
+    return benchmark.main(argv)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minitl", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -44,8 +57,7 @@ def main(argv=None):
                         add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
-        from minitl import bench
-        return bench.main(rest)
+        return bench(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:

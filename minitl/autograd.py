@@ -16,43 +16,27 @@ the step.
 ``Tensor.backward()`` walks the graph without recursion: Functions are taken
 from a heap, newest generation first, so a Function runs only after every
 gradient flowing into its output has been summed (a 20,000-op chain works).
-Gradients accumulate into the ``.grad`` of leaf tensors; intermediate
-gradients are dropped once used.
+
+Where a gradient meets an input, the engine fits it to that input: a
+gradient of a broadcast shape is summed back to the input's shape
+(``sum_to``) and a gradient of another dtype is cast to the input's dtype.
+So ``Add.backward`` is just ``return gy, gy``, and no op can hand a leaf a
+gradient of the wrong shape or dtype. Gradients accumulate into the
+``.grad`` of leaf tensors (each leaf owns its own array, safe to change in
+place); intermediate gradients are dropped once used, unless a tensor asked
+for its own with ``retain_grad()``.
 """
-import contextlib
 import heapq
 import itertools
+import weakref
 
 import numpy as np
 
-from minitl import backend
+from minitl import backend, grad_mode
+from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
-_grad_enabled = True
-
-
-def is_grad_enabled():
-    """True when operations on tensors are being recorded for backward."""
-    return _grad_enabled
-
-
-@contextlib.contextmanager
-def _grad_mode(enabled):
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, enabled
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-def no_grad():
-    """Context manager: run operations without recording a graph (evaluation, updates)."""
-    return _grad_mode(False)
-
-
-def enable_grad():
-    """Context manager: record the graph again inside a ``no_grad`` block."""
-    return _grad_mode(True)
+__all__ = ["Function", "Tensor", "enable_grad", "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled",
+           "sum_to"]
 
 
 class Tensor:
@@ -60,10 +44,11 @@ class Tensor:
 
     Create tensors with ``minitl.tensor``, the factories or operations; this
     constructor wraps a backend array as it is (no copy, no dtype change).
-    Arithmetic, reductions, shape ops and indexing are installed as methods by
-    ``minitl.ops``.
+    Arithmetic, reductions, shape ops, indexing and in-place methods are
+    installed as methods by ``minitl.ops``; the Python protocols (bool, float,
+    int, index, format, NumPy conversion) are here and behave as PyTorch's.
     """
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_generation", "__weakref__")
+    __slots__ = ("__weakref__", "_generation", "_version", "data", "grad", "grad_fn", "requires_grad")
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False):
@@ -74,6 +59,7 @@ class Tensor:
         self.requires_grad = requires_grad
         self.grad_fn = None
         self._generation = 0
+        self._version = 0  # counts in-place changes, so backward can refuse values changed after use
 
     # -- plain properties -------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -89,8 +75,18 @@ class Tensor:
     def numel(self):
         return self.data.size
 
+    def dim(self):
+        return self.data.ndim
+
     def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
 
     __hash__ = object.__hash__  # identity: tensors are dict keys (optimizer state); == is elementwise
 
@@ -106,6 +102,49 @@ class Tensor:
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # -- Python protocols (PyTorch's rules) -----------------------------------
+    def _one_value(self):
+        if self.data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars, got shape {self.shape}")
+        return self.data.item()
+
+    def __bool__(self):
+        """``if loss < 0.1:``, ``max(a, b)``: the truth of a one-element tensor; ambiguous otherwise."""
+        if self.data.size == 0:
+            raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+        if self.data.size > 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
+                               f"(shape {self.shape}): use .any() or .all()")
+        return bool(self.data.item())
+
+    def __float__(self):
+        return float(self._one_value())
+
+    def __int__(self):
+        return int(self._one_value())
+
+    def __index__(self):
+        """An integer tensor of one element used as an index (``items[t]``, ``range(t)``)."""
+        if self.data.size != 1 or self.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.data.item())
+
+    def __format__(self, spec):
+        """A 0-dim tensor formats as its value (``f"{loss:.3f}"``); others as their repr."""
+        if self.ndim == 0:
+            return format(self.data.item(), spec)
+        return object.__format__(self, spec)
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)``: the values (refused for tensors that require grad, as in PyTorch)."""
+        if self.requires_grad:
+            raise RuntimeError("Can't convert a tensor that requires grad to a NumPy array: "
+                               "use tensor.detach().numpy() instead")
+        array = backend.to_numpy(self.data)
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
     # -- conversions --------------------------------------------------------
     def numpy(self):
@@ -133,12 +172,14 @@ class Tensor:
         self.requires_grad = flag
         return self
 
-    def zero_(self):
-        """Fill with zeros in place (for buffers and gradients, not graph values)."""
-        self.data[...] = 0
-        return self
-
     # -- backpropagation ----------------------------------------------------
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` during backward (leaves always keep theirs)."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn.retained_output = weakref.ref(self)
+
     def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
@@ -148,13 +189,14 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
                                "(no input had requires_grad=True, or it was made under no_grad)")
+        xp = backend.get_array_module(self.data)
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward() without a grad argument needs a one-element tensor, "
                                    f"got shape {self.shape}: pass grad=, or reduce first (e.g. .sum())")
-            grad = backend.get_array_module(self.data).ones_like(self.data)
+            grad = xp.ones_like(self.data)
         else:
-            grad = grad.data if isinstance(grad, Tensor) else grad
+            grad = xp.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"backward(): grad has shape {grad.shape}, expected {self.shape}")
         if self.grad_fn is None:
@@ -163,15 +205,78 @@ class Tensor:
         _run_backward(self, grad, retain_graph)
 
 
-def _accumulate(leaf, grad):
-    """leaf.grad += grad (out of place, since `grad` may be shared with other tensors)."""
-    if grad.shape != leaf.shape or grad.dtype != leaf.dtype:
-        raise RuntimeError(f"internal error: gradient {grad.shape} {grad.dtype} does not match "
-                           f"tensor {leaf.shape} {leaf.dtype}")
-    if leaf.grad is None:
-        leaf.grad = Tensor(grad)
+def sum_to(grad, shape):
+    """Sum `grad` down to `shape`, reversing NumPy broadcasting.
+
+    Broadcasting stretches an input of shape (3, 1) to (3, 4), so each of its
+    elements is used 4 times: its gradient is the sum of the 4 upstream ones.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)  # leading axes that broadcasting added
+    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+def _broadcasts_to(shape, target):
+    """True when an array of `shape` broadcasts to `target` (so a gradient of `target` sums back to it)."""
+    if len(shape) > len(target):
+        return False
+    return all(n == m or n == 1 for n, m in zip(shape, target[len(target) - len(shape):]))
+
+
+def _fitted_gradient(fn, index, x, gx):
+    """Function `fn`'s gradient `gx` for its input number `index` (tensor `x`), summed back and cast to x."""
+    if isinstance(gx, Tensor):
+        gx = gx.data
+    elif not backend.is_array(gx):
+        if not isinstance(gx, np.generic):
+            raise TypeError(f"{type(fn).__name__}.backward returned a {type(gx).__name__} as the gradient of "
+                            f"input {index}: expected an array of shape {x.shape} (or None)")
+        gx = backend.get_array_module(x.data).asarray(gx)
+    if gx.shape != x.shape:
+        if not _broadcasts_to(x.shape, gx.shape):
+            raise RuntimeError(f"{type(fn).__name__}.backward returned a gradient of shape {gx.shape} for input "
+                               f"{index}, which has shape {x.shape}: expected that shape, or one it broadcasts to")
+        gx = sum_to(gx, x.shape)
+    if gx.dtype != x.dtype:
+        gx = gx.astype(x.dtype)
+    return gx
+
+
+def _gradients_of(fn, gy):
+    """fn.backward(gy) as a tuple with one entry per input, or an error naming the Function."""
+    grads = fn.backward(gy)
+    count = len(fn.inputs)
+    if not isinstance(grads, (tuple, list)):
+        if count != 1:
+            raise TypeError(f"{type(fn).__name__}.backward returned one {type(grads).__name__} for {count} inputs: "
+                            f"return a tuple with one gradient (or None) per input")
+        grads = (grads,)  # one input: a bare gradient is accepted, as in PyTorch
+    if len(grads) > count and all(g is None for g in grads[count:]):
+        grads = grads[:count]  # trailing Nones for optional inputs not given (a bias), as PyTorch allows
+    if len(grads) != count:
+        raise TypeError(f"{type(fn).__name__}.backward returned {len(grads)} gradients for {count} inputs: "
+                        f"return a tuple with one gradient (or None) per input")
+    return grads
+
+
+def _check_versions(fn):
+    for index, (x, version) in enumerate(zip(fn.inputs, fn.input_versions)):
+        if x._version != version:
+            raise RuntimeError(f"one of the tensors needed for gradient computation was modified by an in-place "
+                               f"operation: input {index} of {type(fn).__name__} (shape {x.shape}) is at version "
+                               f"{x._version}, expected {version}; change it after backward(), or use an "
+                               f"out-of-place operation")
+
+
+def _accumulate(tensor, grad):
+    """tensor.grad += grad; the first gradient is copied, so each tensor owns its .grad array."""
+    if tensor.grad is None:
+        tensor.grad = Tensor(grad.copy())
     else:
-        leaf.grad.data = leaf.grad.data + grad
+        tensor.grad.data += grad
 
 
 def _run_backward(root, grad, retain_graph):
@@ -185,11 +290,15 @@ def _run_backward(root, grad, retain_graph):
         if fn.inputs is None:
             raise RuntimeError("backward() through a graph that was already freed: "
                                "pass retain_graph=True to the first backward() to call it twice")
-        grads = fn.backward(pending.pop(id(fn)))
-        for x, gx in zip(fn.inputs, grads):
-            if gx is None or not x.requires_grad:
+        gy = pending.pop(id(fn))
+        if fn.retained_output is not None and fn.retained_output() is not None:
+            _accumulate(fn.retained_output(), gy)
+        _check_versions(fn)
+        grads = _gradients_of(fn, gy)
+        for index, (x, producer, gx) in enumerate(zip(fn.inputs, fn.producers, grads)):
+            if gx is None or not fn.needs_input_grad[index]:
                 continue
-            producer = x.grad_fn
+            gx = _fitted_gradient(fn, index, x, gx)
             if producer is None:
                 _accumulate(x, gx)
             elif id(producer) in pending:
@@ -198,29 +307,45 @@ def _run_backward(root, grad, retain_graph):
                 pending[id(producer)] = gx
                 heapq.heappush(heap, (-producer.generation, next(order), producer))
         if not retain_graph:
-            fn.inputs = None  # drop the upstream graph (and its arrays) as soon as it is used
+            fn.inputs = fn.producers = None  # drop the upstream graph (and its arrays) as soon as it is used
 
 
 class Function:
     """One differentiable operation. Subclasses define ``forward`` and ``backward``.
 
     ``forward(*arrays)`` returns one array; ``backward(gy)`` returns a tuple
-    with one gradient array (or None) per input. ``self.needs_input_grad``
+    with one gradient array (or None) per input (a bare array is accepted for
+    one input). A gradient may have the broadcast shape or another dtype: the
+    engine sums it back and casts it to the input. ``self.needs_input_grad``
     tells backward which inputs need a gradient, so expensive ones can be
     skipped (e.g. the input of the first convolution).
+
+    When recording, a Function keeps its input tensors, the Functions that
+    made them (``producers``, fixed now even if an input is later changed in
+    place) and their versions (to refuse values changed in place before
+    backward).
     """
     inputs = None
+    producers = None
     generation = 0
+    retained_output = None
 
     def __call__(self, *inputs):
+        for index, x in enumerate(inputs):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"{type(self).__name__}: input {index} is a {type(x).__name__}, not a Tensor: "
+                                f"wrap it with tl.tensor(...)")
         arrays = [x.data for x in inputs]
         if len(arrays) > 1 and any(type(a) is not type(arrays[0]) for a in arrays):
             _raise_device_mismatch(type(self).__name__, inputs)
-        y = self.forward(*arrays)
-        needs_grad = _grad_enabled and any(x.requires_grad for x in inputs)
-        output = Tensor(y, requires_grad=needs_grad)
+        output = Tensor(self.forward(*arrays))
+        needs_grad = (grad_mode.is_grad_enabled() and any(x.requires_grad for x in inputs)
+                      and output.dtype.kind == "f")  # integer and bool results have no gradient
+        output.requires_grad = needs_grad
         if needs_grad:
             self.inputs = inputs
+            self.producers = tuple(x.grad_fn for x in inputs)
+            self.input_versions = tuple(x._version for x in inputs)
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
             self.generation = max(x._generation for x in inputs)
             output.grad_fn = self

@@ -1,4 +1,4 @@
-"""Making tensors: ``tensor`` from data, and the factories (zeros, ones, arange, randn...).
+"""Making tensors: ``tensor`` from data, ``from_numpy``, and the factories (zeros, ones, arange, randn...).
 
 Floating-point data becomes float32 unless ``dtype`` asks otherwise, even
 Python floats and float64 NumPy arrays: float32 is the default everywhere, and
@@ -78,3 +78,32 @@ def randn(*shape, dtype=None, requires_grad=False, device=None):
     """Standard normal samples."""
     array = random.normal(shape_args(shape), dtype=dtype or float32, device=device or "cpu")
     return _finish(array, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    """`steps` evenly spaced values from start to end, both included."""
+    xp = backend.module_for(device or "cpu")
+    return _finish(xp.linspace(start, end, steps, dtype=dtype or float32), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    """The n x m identity matrix (n x n by default)."""
+    xp = backend.module_for(device or "cpu")
+    return _finish(xp.eye(n, m, dtype=dtype or float32), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None):
+    """Integers drawn uniformly from [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:  # randint(high, size), as torch.randint's short form
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() needs a size, e.g. tl.randint(0, 10, (3,))")
+    values = random.generator().integers(low, high, size=shape_args((size,)), dtype=dtype or int64)
+    return Tensor(backend.to_device(values, device or "cpu"))
+
+
+def from_numpy(array):
+    """A tensor sharing the memory of a NumPy array (no copy, dtype kept: float64 stays float64)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy() needs a numpy.ndarray, got a {type(array).__name__}")
+    return Tensor(array)

@@ -1,27 +1,65 @@
-"""gradcheck: compare backward() with numerical gradients, in float64.
+"""gradcheck: compare backward() with numerical derivatives, in float64, entry by entry.
 
-The checked scalar is L = sum(fn(*inputs) * W) with fixed random weights W
-rather than a plain sum: a plain sum hides errors whenever the outputs'
-sum does not depend on the inputs (softmax rows always sum to 1).
+As ``torch.autograd.gradcheck``: for every output y and every input x that
+requires grad, the full Jacobian dy/dx is built twice,
+
+- numerically, one column (one input element) at a time by central differences,
+- analytically, one row (one output element) at a time by backward() with a one-hot gradient,
+
+and every entry must satisfy |analytic - numerical| <= atol + rtol * |numerical|.
+Any entry that is not finite (NaN or infinite) in either Jacobian fails the check:
+a NaN compares false with everything, so a check written as "excess > 0" would
+let it pass. Comparing whole Jacobians, not a weighted sum of the outputs, keeps
+small outputs from being rounded away by large ones.
 """
 import numpy as np
 
 from minitl import backend
 from minitl.autograd import Tensor
-from minitl.testing import float64_copies, numerical_grad
+from minitl.testing import as_outputs, float64_copies, numerical_jacobian
 
 
 class GradcheckError(AssertionError):
     """Raised by gradcheck when an analytic gradient disagrees with the numerical one."""
 
 
-def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
-    """True when every input's analytic gradient matches central differences.
+def _analytic_jacobian(output, inputs, checked):
+    """d(output)/d(input i) for each checked i, one backward() per output element: {i: (output size, input size)}."""
+    jacobians = {i: np.zeros((output.numel(), inputs[i].numel())) for i in checked}
+    if not output.requires_grad:  # the output does not depend on any checked input
+        return jacobians
+    xp = backend.get_array_module(output.data)
+    for row in range(output.numel()):
+        for i in checked:
+            inputs[i].grad = None
+        one_hot = xp.zeros(output.numel(), dtype=output.dtype)
+        one_hot[row] = 1
+        output.backward(one_hot.reshape(output.shape), retain_graph=True)
+        for i in checked:
+            if inputs[i].grad is not None:
+                jacobians[i][row] = backend.to_numpy(inputs[i].grad.data).ravel()
+    return jacobians
 
-    An element passes when |analytic - numerical| <= atol + rtol * |numerical|.
-    On failure, raises GradcheckError naming the input, its worst element,
-    both values and their relative error (or returns False when
-    ``raise_exception=False``).
+
+def _first_failure(analytic, numerical, atol, rtol):
+    """(entry, number of failing entries) for the worst failing Jacobian entry, or None when all pass."""
+    finite = np.isfinite(analytic) & np.isfinite(numerical)
+    with np.errstate(invalid="ignore"):
+        excess = np.abs(analytic - numerical) - (atol + rtol * np.abs(numerical))
+    failing = ~finite | (excess > 0)
+    if not failing.any():
+        return None
+    worst = np.argmax(~finite) if not finite.all() else np.argmax(excess)
+    return np.unravel_index(worst, analytic.shape), int(failing.sum())
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """True when, for every output and input that requires grad, backward() matches central differences.
+
+    `fn` returns a tensor or a tuple of tensors. On failure, raises
+    GradcheckError naming the input, the output and the Jacobian entry (both
+    elements), the analytic and numerical values and their relative error (or
+    returns False when ``raise_exception=False``).
     """
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
@@ -29,28 +67,35 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
-
-    output = fn(*inputs)
-    if output.dtype != np.float64:
-        raise TypeError(f"gradcheck: fn returned {output.dtype} for float64 inputs; it must not cast")
-    xp = backend.get_array_module(output.data)
-    weights = xp.asarray(np.random.default_rng(0).normal(size=output.shape))
-    output.backward(weights)
-    numerical = numerical_grad(fn, inputs, eps, weights)
-
-    for i in checked:
-        x = inputs[i]
-        analytic = backend.to_numpy(x.grad.data) if x.grad is not None else np.zeros(x.shape)
-        expected = backend.to_numpy(numerical[i])
-        excess = np.abs(analytic - expected) - (atol + rtol * np.abs(expected))
-        if excess.size and excess.max() > 0:
-            worst = np.unravel_index(np.argmax(excess), excess.shape)
-            a, n = analytic[worst], expected[worst]
-            relative = abs(a - n) / max(abs(a) + abs(n), np.finfo(np.float64).tiny)
-            message = (f"gradcheck failed for input {i} (shape {x.shape}): worst element {tuple(map(int, worst))} "
-                       f"has analytic {a:.10g} but numerical {n:.10g} (relative error {relative:.3g}; "
-                       f"{int((excess > 0).sum())} of {excess.size} elements outside atol={atol}, rtol={rtol})")
+    outputs = as_outputs(fn(*inputs))
+    for j, y in enumerate(outputs):
+        if y.dtype != np.float64:
+            raise TypeError(f"gradcheck: output {j} of fn is {y.dtype} for float64 inputs; fn must not cast")
+    numerical = numerical_jacobian(fn, inputs, eps)
+    for j, output in enumerate(outputs):
+        analytic = _analytic_jacobian(output, inputs, checked)
+        for i in checked:
+            failure = _first_failure(analytic[i], numerical[i][j], atol, rtol)
+            if failure is None:
+                continue
             if raise_exception:
-                raise GradcheckError(message)
+                raise GradcheckError(_describe(failure, analytic[i], numerical[i][j], inputs[i], i, output, j,
+                                               atol, rtol))
             return False
     return True
+
+
+def _describe(failure, analytic, numerical, x, i, y, j, atol, rtol):
+    (row, column), count = failure
+    a, n = analytic[row, column], numerical[row, column]
+    out_element = tuple(int(k) for k in np.unravel_index(row, y.shape))
+    in_element = tuple(int(k) for k in np.unravel_index(column, x.shape))
+    where = (f"gradcheck failed for input {i} (shape {x.shape}) and output {j} (shape {y.shape}): "
+             f"worst element d output{list(out_element)} / d input{list(in_element)}")
+    if not (np.isfinite(a) and np.isfinite(n)):
+        verdict = f"is not finite: analytic {a:.10g}, numerical {n:.10g}"
+    else:
+        relative = abs(a - n) / max(abs(a) + abs(n), np.finfo(np.float64).tiny)
+        verdict = f"has analytic {a:.10g} but numerical {n:.10g} (relative error {relative:.3g})"
+    return (f"{where} {verdict}; {count} of {analytic.size} Jacobian entries fail "
+            f"(non-finite, or outside atol={atol}, rtol={rtol})")

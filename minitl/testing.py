@@ -1,6 +1,6 @@
-"""Tools for gradient unit tests: numerical gradients and relative error.
+"""Tools for gradient unit tests: numerical gradients and Jacobians, and relative error.
 
-The numerical gradient uses central differences,
+Both use central differences,
 
     dL/dx_i ~ (L(x + eps e_i) - L(x - eps e_i)) / (2 eps),
 
@@ -60,6 +60,50 @@ def numerical_grad(fn, inputs, eps=1e-6, grad_output=None):
             grad[i] = (up - down) / (2 * eps)
         grads.append(grad.reshape(x.shape))
     return grads
+
+
+def as_outputs(result):
+    """fn's result as a tuple of tensors (fn may return one tensor or a tuple/list of them)."""
+    outputs = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+    for j, y in enumerate(outputs):
+        if not isinstance(y, Tensor):
+            raise TypeError(f"output {j} of the checked function is a {type(y).__name__}, not a Tensor")
+    return outputs
+
+
+def numerical_jacobian(fn, inputs, eps=1e-6):
+    """d(output j)/d(input i) by central differences, one input element (one column) at a time.
+
+    `inputs` must be float64 tensors (see float64_copies); they are perturbed
+    in place and restored. Returns ``jacobians[i][j]``, an array of shape
+    (output j's size, input i's size), or None where input i does not
+    require grad. Each column comes from the outputs themselves, not from a
+    weighted sum of them, so outputs of very different scales do not round
+    each other away.
+    """
+    def flat_outputs():
+        with no_grad():
+            return [backend.to_numpy(y.data).astype(np.float64).ravel() for y in as_outputs(fn(*inputs))]
+
+    sizes = [y.size for y in flat_outputs()]
+    jacobians = []
+    for x in inputs:
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            jacobians.append(None)
+            continue
+        columns = [np.zeros((size, x.numel())) for size in sizes]
+        flat = x.data.reshape(-1)  # a view: writing to it perturbs x
+        for k in range(flat.size):
+            original = float(flat[k])
+            flat[k] = original + eps
+            up = flat_outputs()
+            flat[k] = original - eps
+            down = flat_outputs()
+            flat[k] = original
+            for column, u, d in zip(columns, up, down):
+                column[:, k] = (u - d) / (2 * eps)
+        jacobians.append(columns)
+    return jacobians
 
 
 def rel_error(a, b):

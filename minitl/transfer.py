@@ -38,19 +38,22 @@ def freeze(module):
     running statistics with those of the new data.
     """
     module.requires_grad_(False)
-    for layer in module.modules():
-        if isinstance(layer, (BatchNorm1d, BatchNorm2d)):
-            layer.stay_in_eval = True
-            layer.training = False
+    for layer in _batch_norms(module):
+        layer.frozen = True
+        layer.eval()
     return module
 
 
 def unfreeze(module):
     """Undo `freeze`: gradients again, and BatchNorm follows train()/eval() again."""
     module.requires_grad_(True)
-    for layer in module.modules():
-        layer.stay_in_eval = False
+    for layer in _batch_norms(module):
+        layer.frozen = False
     return module
+
+
+def _batch_norms(module):
+    return [layer for layer in module.modules() if isinstance(layer, (BatchNorm1d, BatchNorm2d))]
 
 
 def head_name(model):

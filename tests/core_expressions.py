@@ -41,6 +41,11 @@ def batched_matmul(lib, a, b, v):
     return ((a @ b).relu() @ v).amax(dim=1)
 
 
+def trigonometry_and_powers(lib, x, y):
+    waves = x.sin() * y.cos() + (x * y).cos().pow(2)
+    return (waves + x ** 0 * y ** 2).sum(dim=())
+
+
 EXPRESSIONS = {
     "mlp": (mlp, [(5, 4), (4, 6), (6,), (6, 3)]),
     "softmax_cross_entropy_by_hand": (softmax_cross_entropy_by_hand, [(6, 5), "onehot"]),
@@ -48,6 +53,7 @@ EXPRESSIONS = {
     "shapes_and_indexing": (shapes_and_indexing, [(2, 3, 4), (6,)]),
     "selection_and_padding": (selection_and_padding, [(3, 4), (4,)]),
     "batched_matmul": (batched_matmul, [(2, 3, 4), (4, 5), (5,)]),
+    "trigonometry_and_powers": (trigonometry_and_powers, [(3, 4), (4,)]),
 }
 
 

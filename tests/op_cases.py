@@ -33,6 +33,16 @@ def away_from(*shape, points=(0.0,)):
     return make
 
 
+def augmented_assignment(a, b):
+    """loss = 0; loss += term; loss *= factor: each records its operation, as in PyTorch."""
+    total = 0
+    total += a * b
+    total *= b
+    total -= a
+    total /= 2.0
+    return total
+
+
 INDEX_REPEATED = np.array([0, 2, 0, 1, 2, 2])
 MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
 
@@ -50,6 +60,7 @@ OP_CASES = [
     ("pow_fractional", lambda a: a ** 0.5, [positive(4)]),
     ("pow_tensor", lambda a, b: a ** b, [positive(3, 2), normal(2)]),
     ("rpow_scalar", lambda a: 2 ** a, [normal(3)]),
+    ("pow_zero", lambda a: a ** 0, [normal(3)]),
     ("neg", lambda a: -a, [normal(3)]),
     ("matmul_2d", lambda a, b: a @ b, [normal(3, 4), normal(4, 2)]),
     ("matmul_batched_broadcast", lambda a, b: a @ b, [normal(2, 3, 4), normal(4, 5)]),
@@ -57,6 +68,14 @@ OP_CASES = [
     ("matmul_vector_matrix", lambda a, b: a @ b, [normal(4), normal(4, 3)]),
     ("matmul_vector_vector", lambda a, b: a @ b, [normal(4), normal(4)]),
     ("abs", lambda a: a.abs(), [away_from(3, 4)]),
+    ("sin", lambda a: a.sin(), [normal(3, 4)]),
+    ("cos", lambda a: tl.cos(a), [normal(3, 4)]),
+    ("clone", lambda a: a.clone() * a, [normal(3)]),
+    ("t", lambda a: a.t(), [normal(3, 4)]),
+    ("pow_method", lambda a: a.pow(2), [normal(3)]),
+    ("softmax_method", lambda a: a.softmax(dim=1) * a.log_softmax(-1), [normal(2, 3)]),
+    ("in_place_add_records_the_sum", lambda a, b: (a * 1).add_(b, alpha=2), [normal(2, 3), normal(3)]),
+    ("augmented_assignment", augmented_assignment, [normal(2, 3), normal(2, 3)]),
     ("exp", lambda a: a.exp(), [normal(3, 4)]),
     ("log", lambda a: a.log(), [positive(3, 4)]),
     ("sqrt", lambda a: a.sqrt(), [positive(3, 4)]),
@@ -70,6 +89,8 @@ OP_CASES = [
     ("sum_negative_dim_keepdim", lambda a: a.sum(dim=-1, keepdim=True), [normal(3, 4)]),
     ("sum_dims_tuple", lambda a: a.sum(dim=(0, 2)), [normal(2, 3, 4)]),
     ("sum_numpy_spelling", lambda a: a.sum(axis=0, keepdims=True), [normal(2, 3)]),
+    ("sum_empty_dims_is_all", lambda a: a.sum(dim=()), [normal(2, 3)]),
+    ("sum_function", lambda a: tl.sum(a, dim=0) + tl.mean(a), [normal(2, 3)]),
     ("mean_all", lambda a: a.mean(), [normal(3, 4)]),
     ("mean_dim_keepdim", lambda a: a.mean(dim=0, keepdim=True), [normal(3, 4)]),
     ("max_all", lambda a: a.max(), [distinct(3, 4)]),

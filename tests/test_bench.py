@@ -35,7 +35,7 @@ def test_bench_json_has_times_memory_and_breakdown():
 
 def test_engines_take_turns_and_the_ratio_is_the_median_of_the_rounds(monkeypatch):
     """A slow spell (round 2: both engines 3x slower) must not move the ratio."""
-    from minitl import bench
+    from benchmarks import bench
     calls = []
     times = {"minitl": [0.10, 0.30, 0.11], "torch": [0.05, 0.15, 0.05]}
 
@@ -68,3 +68,20 @@ def test_bench_on_cuda_runs_every_step_on_the_device():
 def test_bench_on_cuda_without_a_gpu_says_how_to_get_one():
     message = run_bench("--device", "cuda", expect_success=False)
     assert 'pip install "minitl[gpu]"' in message and "Traceback" not in message
+
+
+def test_busy_mode_loads_every_core_while_measuring_and_stops_its_spinners(monkeypatch):
+    from benchmarks import bench
+    seen = []
+
+    def fake_run(*args, **kwargs):
+        spinners = [line for line in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+                    if "while True: pass" in line]
+        seen.append(len(spinners))
+        return {"threads": 1, "device": "cpu", "rounds": 1, "results": {}}
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    assert bench.main(["--busy", "--quick", "--json", "--no-torch"]) == 0
+    assert seen[0] >= os.cpu_count()
+    after = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert after.count("while True: pass") == seen[0] - os.cpu_count()  # ours are gone (others' may remain)

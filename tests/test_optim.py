@@ -161,12 +161,15 @@ def test_zero_grad_sets_none_by_default_or_zeros():
     assert all(p.grad is None for p in params)
 
 
-def test_zero_grad_does_not_write_into_a_shared_gradient_array():
-    a = tl.tensor([1.0], requires_grad=True)
-    shared = np.array([5.0], dtype=np.float32)
-    a.grad = tl.Tensor(shared)
-    optim.SGD([a]).zero_grad(set_to_none=False)
-    assert a.grad.data[0] == 0 and shared[0] == 5.0
+def test_zero_grad_zeroes_each_gradient_in_place_and_only_its_own():
+    # Add.backward hands the same array to both inputs: each leaf must still own its .grad.
+    a = tl.tensor([1.0, 2.0], requires_grad=True)
+    b = tl.tensor([3.0, 4.0], requires_grad=True)
+    (a + b).sum().backward()
+    grad_of_a = a.grad.data
+    optim.SGD([a], lr=0.1).zero_grad(set_to_none=False)
+    assert a.grad.data is grad_of_a and a.grad.numpy().tolist() == [0, 0]
+    assert b.grad.numpy().tolist() == [1, 1]
 
 
 # -- state_dict -------------------------------------------------------------------------------

@@ -45,6 +45,20 @@ def test_frozen_batchnorm_stays_in_eval_and_keeps_its_statistics():
     assert model[1].training and model[0].weight.requires_grad
 
 
+def test_freezing_touches_only_batch_norm_layers_and_train_asks_each_child():
+    """Module.train is PyTorch's (each child's own train() is called), and only BatchNorm knows `frozen`."""
+    class AlwaysEval(nn.Module):
+        def train(self, mode=True):
+            return super().train(False)
+
+    model = nn.Sequential(small_cnn(), AlwaysEval())
+    transfer.freeze(model)
+    transfer.unfreeze(model)
+    assert [name for name, layer in model.named_modules() if "frozen" in vars(layer)] == ["0.1"]
+    model.train()
+    assert model.training and model[0][1].training and not model[1].training
+
+
 def test_replace_head_finds_the_last_linear_layer():
     resnet = models.resnet20()
     head = transfer.replace_head(resnet, 7)

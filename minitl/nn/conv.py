@@ -4,6 +4,12 @@ Shapes: x (N, C, H, W), weight (O, C/groups, kh, kw), y (N, O, OH, OW) with
 
     OH = (H + 2 ph - dh (kh - 1) - 1) // sh + 1      (and OW likewise)
 
+Read ``reference_conv2d`` first: the definition in a few lines (windows of the
+padded input, multiplied by the kernel and summed by einsum). It is what the
+rest of this file computes, and the tests' oracle for it. The rest, under
+"the fast path", is the same sum arranged so that one BLAS matrix product
+does all of the arithmetic on data laid out for it:
+
 Forward ("im2col"): a strided view gives every kh x kw window of the padded
 input without copying. Laying the windows out as a matrix ``cols`` (one row
 per (c, i, j), one column per output pixel of every image in a chunk of the
@@ -70,6 +76,27 @@ def pad_spatial(x, padding, value=0, extra_rows=0):
     return padded
 
 
+# -- the reference: what conv2d computes --------------------------------------------------
+def reference_conv2d(x, weight, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+    """y[n, g O/g + o, h, w] = sum_{c,i,j} x_pad[n, g C/g + c, h sh + i dh, w sw + j dw] W[g O/g + o, c, i, j]
+
+    sliding_window_view gives every window of the padded input at stride 1 (a view, no copy);
+    slicing keeps every stride-th window and every dilation-th pixel in it; einsum sums over
+    (c, i, j) in each group. Arrays in, array out; slow, because einsum's loops run over small axes.
+    """
+    xp = backend.get_array_module(x)
+    (kh, kw), (sh, sw), (dh, dw) = weight.shape[2:], stride, dilation
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)  # a dilated window's extent
+    windows = xp.lib.stride_tricks.sliding_window_view(pad_spatial(x, padding), span, axis=(2, 3))
+    windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]  # (N, C, OH, OW, kh, kw)
+    n, c, oh, ow = windows.shape[:4]
+    grouped_windows = windows.reshape(n, groups, c // groups, oh, ow, kh, kw)
+    grouped_weight = weight.reshape(groups, -1, *weight.shape[1:])  # (g, O/g, C/g, kh, kw)
+    y = xp.einsum("ngchwij,gocij->ngohw", grouped_windows, grouped_weight)
+    return y.reshape(n, -1, oh, ow)
+
+
+# -- the fast path: im2col over chunks of images, one GEMM each ----------------------------
 def unpad_spatial(x, padding):
     ph, pw = padding
     return x[:, :, ph:x.shape[2] - ph, pw:x.shape[3] - pw]

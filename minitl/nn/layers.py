@@ -114,8 +114,16 @@ class _BatchNorm(Module):
     Eval: the running estimates are used. With track_running_stats=False
     there are none and batch statistics are used in both modes.
     affine=False drops weight and bias; bias=False (keyword, new in PyTorch 2.x) drops only bias.
+
+    ``frozen`` (minitl's own, set by ``minitl.transfer.freeze``): a frozen layer
+    stays in eval mode whatever ``train()`` asks, so a frozen backbone keeps its
+    running statistics while the rest of the model trains.
     """
     _expected_ndims = ()
+    frozen = False
+
+    def train(self, mode=True):
+        return super().train(mode and not self.frozen)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True):

@@ -14,7 +14,7 @@ its derivative is s(x) - t.
 from minitl import backend
 from minitl.autograd import Function
 from minitl.nn.activations import stable_log_softmax
-from minitl.ops.arithmetic import as_tensor
+from minitl.ops.promotion import promote
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -112,7 +112,7 @@ class BCEWithLogits(Function):
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
     """Sigmoid + binary cross-entropy in one numerically stable step; target in [0, 1], same shape."""
-    target = as_tensor(target, input)
+    target = promote("binary_cross_entropy_with_logits", target, input)[0]  # a number or array as a tensor
     if input.shape != target.shape:
         raise ValueError(f"binary_cross_entropy_with_logits: input shape {input.shape} and target shape "
                          f"{target.shape} differ")

@@ -302,19 +302,17 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # -- modes and flags -------------------------------------------------------
-    stay_in_eval = False
-
     def train(self, mode=True):
-        """Set ``training`` on this module and every module below it; return self.
+        """Set ``training`` on this module and, through their own ``train``, on its children; return self.
 
-        A module whose ``stay_in_eval`` is True (``minitl.transfer.freeze`` sets
-        it on frozen BatchNorm layers) stays in eval mode, so a frozen backbone
-        keeps its running statistics while the rest of the model trains.
+        As in PyTorch, each child is asked to change mode, so a layer can refuse:
+        a frozen BatchNorm (see ``BatchNorm2d.frozen``) stays in eval mode.
         """
         if not isinstance(mode, bool):
             raise ValueError(f"train(mode) expects a bool, got {mode!r}")
-        for module in self.modules():
-            module.training = mode and not module.stay_in_eval
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self):

@@ -1,6 +1,11 @@
 """Max, average and adaptive average pooling over the last two dimensions of NCHW input.
 
-Output size follows PyTorch's floor rule (``conv.output_size``). Both poolings
+Read ``reference_pool2d`` first: pooling as its definition, every window of
+the padded input reduced by max or mean, in a few lines. It is slow (the
+reduction runs over small trailing axes) and serves as the tests' oracle;
+the Functions below compute the same values faster.
+
+Output size follows PyTorch's floor rule (``conv.output_size``). Both fast poolings
 visit the window offsets (i, j) one at a time: the "patch" at offset (i, j)
 is the strided view x_pad[:, :, i::sh, j::sw] (cropped to OH x OW), the
 value every window sees at that offset. A loop over the kh kw offsets with
@@ -25,6 +30,22 @@ from minitl.nn.conv import output_size, pad_spatial, pair, unpad_spatial
 from minitl.ops.shape import getitem, stack
 
 
+# -- the reference: what pooling computes -----------------------------------------------
+def reference_pool2d(x, kernel, stride, padding, reduce):
+    """Every (kh, kw) window of the padded array `x`, moved by `stride`, reduced by "max" or "mean".
+
+    sliding_window_view makes all stride-1 windows as a (N, C, H', W', kh, kw) view (no copy);
+    every stride-th of them is a real window. Padding is -inf for max (never chosen) and 0 for mean
+    (counted, PyTorch's count_include_pad=True).
+    """
+    xp = backend.get_array_module(x)
+    (kh, kw), (sh, sw) = kernel, stride
+    x_padded = pad_spatial(x, padding, -xp.inf if reduce == "max" else 0)
+    windows = xp.lib.stride_tricks.sliding_window_view(x_padded, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return windows.max(axis=(4, 5)) if reduce == "max" else windows.mean(axis=(4, 5))
+
+
+# -- the fast path: one whole-array operation per window offset -------------------------
 class _Pool2d(Function):
     """Shared by max and average pooling: the patches, and sending gradients back through them."""
 

@@ -1,43 +1,59 @@
 """Differentiable operations, and their installation as Tensor methods and operators.
 
 Each submodule holds one family of Functions with plain functions that call
-them; this file makes ``x + y``, ``x.sum(dim=1)``, ``x[0]``... call those
-functions, so ``Tensor`` itself (in autograd.py) stays about autograd only.
+them; this file makes ``x + y``, ``x.sum(dim=1)``, ``x[0]``, ``x += 1``...
+call those functions, so ``Tensor`` itself (in autograd.py) stays about
+autograd only.
 """
 from minitl.autograd import Tensor
-from minitl.ops import arithmetic, shape
-from minitl.ops.arithmetic import add, div, mul, neg, pow, sub
-from minitl.ops.elementwise import abs_, clip, exp, log, relu, sigmoid, sqrt, tanh
+from minitl.ops import shape
+from minitl.ops.arithmetic import add, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
+from minitl.ops.conversion import clone, to
+from minitl.ops.elementwise import abs_, clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
+from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
 from minitl.ops.matmul import matmul
-from minitl.ops.reduction import argmax, argmin, max, mean, min, sum, var
-from minitl.ops.shape import (cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack,
-                              to, transpose, unsqueeze, where)
+from minitl.ops.reduction import all, any, argmax, argmin, max, mean, min, sum, var
+from minitl.ops.shape import cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack, t, transpose, unsqueeze, where
 
 
-def _swapped(function):
-    """The same operation with its operands in the other order (for 2 - x, 2 * x)."""
-    return lambda a, b: function(b, a) if isinstance(b, Tensor) else function(a, b)
+def _reflected(function):
+    """The operation with the operands swapped, for ``other + tensor`` (other a number or an ndarray)."""
+    def reflected(a, b):
+        return function(b, a)
+    return reflected
+
+
+def softmax(x, dim):
+    from minitl.nn import functional  # nn is built on ops: imported when first used
+    return functional.softmax(x, dim)
+
+
+def log_softmax(x, dim):
+    from minitl.nn import functional
+    return functional.log_softmax(x, dim)
 
 
 _OPERATORS = {
-    "__add__": add, "__radd__": add,
-    "__sub__": sub, "__rsub__": arithmetic.rsub,
-    "__mul__": mul, "__rmul__": mul,
-    "__truediv__": div, "__rtruediv__": arithmetic.rdiv,
-    "__pow__": pow, "__rpow__": arithmetic.rpow,
-    "__matmul__": matmul, "__rmatmul__": _swapped(matmul),
+    "__add__": add, "__radd__": _reflected(add), "__iadd__": add_,
+    "__sub__": sub, "__rsub__": _reflected(sub), "__isub__": sub_,
+    "__mul__": mul, "__rmul__": _reflected(mul), "__imul__": mul_,
+    "__truediv__": div, "__rtruediv__": _reflected(div), "__itruediv__": div_,
+    "__pow__": pow, "__rpow__": _reflected(pow),
+    "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
     "__neg__": neg, "__abs__": abs_, "__getitem__": getitem,
-    "__eq__": arithmetic.eq, "__ne__": arithmetic.ne, "__lt__": arithmetic.lt,
-    "__le__": arithmetic.le, "__gt__": arithmetic.gt, "__ge__": arithmetic.ge,
+    "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
 }
 
 _METHODS = {
     "abs": abs_, "exp": exp, "log": log, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
-    "clip": clip, "clamp": clip, "sum": sum, "mean": mean, "max": max, "min": min, "amax": max, "amin": min,
-    "var": var,
-    "argmax": argmax, "argmin": argmin, "reshape": reshape, "view": reshape, "flatten": flatten,
-    "permute": permute, "transpose": transpose, "unsqueeze": unsqueeze, "squeeze": squeeze,
-    "expand": expand, "matmul": matmul, "to": to,
+    "sin": sin, "cos": cos, "clip": clip, "clamp": clip, "pow": pow,
+    "sum": sum, "mean": mean, "max": max, "min": min, "amax": max, "amin": min, "var": var,
+    "argmax": argmax, "argmin": argmin, "all": all, "any": any,
+    "softmax": softmax, "log_softmax": log_softmax,
+    "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose,
+    "t": t, "unsqueeze": unsqueeze, "squeeze": squeeze, "expand": expand, "matmul": matmul,
+    "to": to, "clone": clone,
+    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "copy_": copy_, "fill_": fill_, "zero_": zero_,
 }
 
 for _name, _function in {**_OPERATORS, **_METHODS}.items():
@@ -48,3 +64,6 @@ Tensor.cpu = lambda self: to(self, "cpu")
 Tensor.cuda = lambda self: to(self, "cuda")
 Tensor.float = lambda self: to(self, dtype="float32")
 Tensor.double = lambda self: to(self, dtype="float64")
+Tensor.long = lambda self: to(self, dtype="int64")
+Tensor.int = lambda self: to(self, dtype="int32")
+Tensor.bool = lambda self: to(self, dtype="bool")

@@ -1,68 +1,39 @@
-"""Elementwise arithmetic with NumPy broadcasting: + - * / ** and unary minus.
+"""Elementwise arithmetic with NumPy broadcasting: + - * / ** and unary minus, and comparisons.
 
-Broadcasting stretches an input of shape (3, 1) to (3, 4) in the forward
-pass, so each of its elements is used 4 times: its gradient is the *sum* of
-the 4 upstream gradients. ``sum_to`` undoes broadcasting that way.
+Operands are first brought to one dtype by PyTorch's type promotion
+(``ops.promotion``): Python numbers become constants that never upcast a
+tensor of their category, so ``x * 0.5`` stays float32. Either operand may
+be a Tensor, a number or a NumPy array (``2 - x``, ``ndarray * x``).
 
-A Python number in an operation (``x * 2``) becomes a constant tensor of x's
-dtype, so float32 stays float32; constants get no gradient.
+Backward returns gradients of the broadcast shape: the engine sums each one
+back to its input's shape (``autograd.sum_to``), so ``Add.backward`` is just
+``gy, gy``.
 """
+import numpy as np
+
 from minitl import backend
 from minitl.autograd import Function, Tensor
-
-
-def sum_to(grad, shape):
-    """Sum `grad` down to `shape`, reversing NumPy broadcasting."""
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)  # leading axes that broadcasting added
-    stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
-    grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True)
-    return grad.reshape(shape)
-
-
-def as_tensor(value, like):
-    """`value` as a tensor on like's device: Tensors pass through, numbers become constants.
-
-    A float constant takes like's floating dtype (``x * 0.5`` stays float32);
-    with an integer tensor it takes the default float32, as in PyTorch.
-    """
-    if isinstance(value, Tensor):
-        return value
-    xp = backend.get_array_module(like.data)
-    if like.dtype.kind == "f":
-        dtype = like.dtype
-    else:
-        dtype = xp.result_type(like.dtype, value)
-        if dtype.kind == "f":
-            dtype = xp.float32
-    return Tensor(xp.asarray(value, dtype=dtype))
+from minitl.ops.promotion import promote
 
 
 class Add(Function):
-    """y = a + b;  da = gy, db = gy (summed back over broadcast axes)."""
+    """y = a + b;  da = gy, db = gy."""
 
     def forward(self, a, b):
-        self.shapes = a.shape, b.shape
         return a + b
 
     def backward(self, gy):
-        ga = sum_to(gy, self.shapes[0]) if self.needs_input_grad[0] else None
-        gb = sum_to(gy, self.shapes[1]) if self.needs_input_grad[1] else None
-        return ga, gb
+        return gy, gy
 
 
 class Sub(Function):
     """y = a - b;  da = gy, db = -gy."""
 
     def forward(self, a, b):
-        self.shapes = a.shape, b.shape
         return a - b
 
     def backward(self, gy):
-        ga = sum_to(gy, self.shapes[0]) if self.needs_input_grad[0] else None
-        gb = sum_to(-gy, self.shapes[1]) if self.needs_input_grad[1] else None
-        return ga, gb
+        return gy, -gy
 
 
 class Mul(Function):
@@ -73,10 +44,7 @@ class Mul(Function):
         return a * b
 
     def backward(self, gy):
-        a, b = self.a, self.b
-        ga = sum_to(gy * b, a.shape) if self.needs_input_grad[0] else None
-        gb = sum_to(gy * a, b.shape) if self.needs_input_grad[1] else None
-        return ga, gb
+        return gy * self.b, gy * self.a
 
 
 class Div(Function):
@@ -88,13 +56,17 @@ class Div(Function):
 
     def backward(self, gy):
         a, b = self.a, self.b
-        ga = sum_to(gy / b, a.shape) if self.needs_input_grad[0] else None
-        gb = sum_to(-gy * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        ga = gy / b if self.needs_input_grad[0] else None
+        gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
         return ga, gb
 
 
 class Pow(Function):
-    """y = a ** b;  da = gy * b * a**(b-1), db = gy * y * log(a)."""
+    """y = a ** b;  da = gy * b * a**(b-1), db = gy * y * ln(a).
+
+    As in PyTorch, da is 0 where b = 0 (also at a = 0, where a**(b-1) is
+    infinite) and db is 0 where a = 0 and b >= 0 (where ln(a) is -inf).
+    """
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -103,11 +75,13 @@ class Pow(Function):
 
     def backward(self, gy):
         a, b = self.a, self.b
-        ga = sum_to(gy * b * a ** (b - 1), a.shape) if self.needs_input_grad[0] else None
-        gb = None
-        if self.needs_input_grad[1]:
-            xp = backend.get_array_module(a)
-            gb = sum_to(gy * self.y * xp.log(a), b.shape)
+        xp = backend.get_array_module(gy)
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # the infinities are masked out right away
+            if self.needs_input_grad[0]:
+                ga = gy * xp.where(b == 0, 0, b * a ** (b - 1))
+            if self.needs_input_grad[1]:
+                gb = gy * xp.where((a == 0) & (b >= 0), 0, self.y * xp.log(a))
         return ga, gb
 
 
@@ -122,54 +96,49 @@ class Neg(Function):
 
 
 def add(a, b):
-    return Add()(a, as_tensor(b, a))
+    return Add()(*promote("add", a, b))
 
 
 def sub(a, b):
-    return Sub()(a, as_tensor(b, a))
-
-
-def rsub(a, b):
-    """b - a, for ``2 - x``."""
-    return Sub()(as_tensor(b, a), a)
+    return Sub()(*promote("sub", a, b))
 
 
 def mul(a, b):
-    return Mul()(a, as_tensor(b, a))
+    return Mul()(*promote("mul", a, b))
 
 
 def div(a, b):
-    return Div()(a, as_tensor(b, a))
-
-
-def rdiv(a, b):
-    """b / a, for ``1 / x``."""
-    return Div()(as_tensor(b, a), a)
+    """True division: integer operands give the default float dtype (float32)."""
+    return Div()(*promote("div", a, b, floating=True))
 
 
 def pow(a, b):
-    return Pow()(a, as_tensor(b, a))
-
-
-def rpow(a, b):
-    """b ** a, for ``2 ** x``."""
-    return Pow()(as_tensor(b, a), a)
+    return Pow()(*promote("pow", a, b))
 
 
 def neg(x):
     return Neg()(x)
 
 
-def _comparison(array_op):
+def _comparison(name, array_op):
     """A non-differentiable elementwise comparison giving a bool tensor."""
     def compare(a, b):
-        return Tensor(array_op(a.data, as_tensor(b, a).data))
+        a, b = promote(name, a, b)
+        return Tensor(array_op(a.data, b.data))
+    compare.__name__ = name
     return compare
 
 
-eq = _comparison(lambda a, b: a == b)
-ne = _comparison(lambda a, b: a != b)
-lt = _comparison(lambda a, b: a < b)
-le = _comparison(lambda a, b: a <= b)
-gt = _comparison(lambda a, b: a > b)
-ge = _comparison(lambda a, b: a >= b)
+eq = _comparison("eq", lambda a, b: a == b)
+ne = _comparison("ne", lambda a, b: a != b)
+lt = _comparison("lt", lambda a, b: a < b)
+le = _comparison("le", lambda a, b: a <= b)
+gt = _comparison("gt", lambda a, b: a > b)
+ge = _comparison("ge", lambda a, b: a >= b)
+
+
+def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True when |a - b| <= atol + rtol * |b| everywhere (a Python bool, as ``torch.allclose``)."""
+    a, b = promote("allclose", a, b)
+    xp = backend.get_array_module(a.data)
+    return bool(xp.allclose(a.data, b.data, rtol=rtol, atol=atol, equal_nan=equal_nan))

@@ -1,10 +1,18 @@
 """Elementwise functions of one tensor: y = f(x), so dx = gy * f'(x).
 
 Where f'(x) is cheaper to write with y than with x (exp, sqrt, tanh,
-sigmoid), backward keeps y instead of x.
+sigmoid), backward keeps y instead of x. The transcendental functions of an
+integer tensor are float32, as in PyTorch (not NumPy's float64).
 """
 from minitl import backend
 from minitl.autograd import Function
+from minitl.ops.conversion import cast
+from minitl.ops.promotion import DEFAULT_FLOAT
+
+
+def _floating(x):
+    """x itself if floating-point, else x as the default float dtype."""
+    return x if x.dtype.kind == "f" else cast(x, DEFAULT_FLOAT)
 
 
 class Exp(Function):
@@ -38,6 +46,28 @@ class Sqrt(Function):
 
     def backward(self, gy):
         return (gy / (2 * self.y),)
+
+
+class Sin(Function):
+    """y = sin x;  dx = gy * cos x."""
+
+    def forward(self, x):
+        self.x = x
+        return backend.get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        return (gy * backend.get_array_module(gy).cos(self.x),)
+
+
+class Cos(Function):
+    """y = cos x;  dx = -gy * sin x."""
+
+    def forward(self, x):
+        self.x = x
+        return backend.get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        return (-gy * backend.get_array_module(gy).sin(self.x),)
 
 
 class Abs(Function):
@@ -110,15 +140,23 @@ class Clip(Function):
 
 
 def exp(x):
-    return Exp()(x)
+    return Exp()(_floating(x))
 
 
 def log(x):
-    return Log()(x)
+    return Log()(_floating(x))
 
 
 def sqrt(x):
-    return Sqrt()(x)
+    return Sqrt()(_floating(x))
+
+
+def sin(x):
+    return Sin()(_floating(x))
+
+
+def cos(x):
+    return Cos()(_floating(x))
 
 
 def abs_(x):
@@ -126,11 +164,11 @@ def abs_(x):
 
 
 def tanh(x):
-    return Tanh()(x)
+    return Tanh()(_floating(x))
 
 
 def sigmoid(x):
-    return Sigmoid()(x)
+    return Sigmoid()(_floating(x))
 
 
 def relu(x):

@@ -1,4 +1,4 @@
-"""Reductions over dimensions: sum, mean, max, min, var (and argmax/argmin).
+"""Reductions over dimensions: sum, mean, max, min, var (and argmax/argmin, all/any).
 
 (The functions are named like the Tensor methods, so Python's own max is
 ``builtins.max`` here.)
@@ -19,10 +19,10 @@ from minitl.autograd import Function, Tensor
 
 
 def normalize_dims(dim, ndim):
-    """`dim` as a sorted tuple of non-negative axes; all axes for None."""
-    if dim is None:
+    """`dim` as a sorted tuple of non-negative axes; all axes for None or () (as PyTorch's sum(dim=()))."""
+    dims = () if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    if not dims:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
     size = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 or -1, as in PyTorch
     for d in dims:
         if not -size <= d < size:
@@ -158,3 +158,13 @@ def argmax(x, dim=None, keepdim=False):
 def argmin(x, dim=None, keepdim=False):
     """Index of the smallest value (flattened when dim is None); not differentiable."""
     return Tensor(x.data.argmin(axis=dim, keepdims=keepdim))
+
+
+def all(x, dim=None, keepdim=False):
+    """True where every element along `dim` is nonzero (a bool tensor); not differentiable."""
+    return Tensor(x.data.all(axis=dim, keepdims=keepdim))
+
+
+def any(x, dim=None, keepdim=False):
+    """True where some element along `dim` is nonzero (a bool tensor); not differentiable."""
+    return Tensor(x.data.any(axis=dim, keepdims=keepdim))

@@ -1,14 +1,15 @@
 """Operations that move values around without changing them.
 
-Reshape, transpose, expand, indexing, concatenation, padding and
-device/dtype copies. Each backward routes the upstream gradient back to
-where each value came from: reshape back, transpose back, sum over the
-expanded axes, scatter into a zero array for indexing (adding, not
-overwriting, when an index repeats), slice apart for concatenation.
+Reshape, transpose, expand, indexing, concatenation, selection and
+padding. Each backward routes the upstream gradient back to where each
+value came from: reshape back, transpose back, scatter into a zero array for
+indexing (adding, not overwriting, when an index repeats), slice apart for
+concatenation. Expanded (broadcast) inputs get the gradient of the expanded
+shape, which the engine sums back.
 """
 from minitl import backend
 from minitl.autograd import Function, Tensor
-from minitl.ops.arithmetic import as_tensor, sum_to
+from minitl.ops.promotion import promote
 
 
 def shape_args(shape):
@@ -47,17 +48,16 @@ class Permute(Function):
 
 
 class Expand(Function):
-    """y = x broadcast to a larger shape (a view);  dx = gy summed over the stretched axes."""
+    """y = x broadcast to a larger shape (a view);  dx = gy, summed back over the stretched axes by the engine."""
 
     def __init__(self, shape):
         self.shape = shape
 
     def forward(self, x):
-        self.x_shape = x.shape
         return backend.get_array_module(x).broadcast_to(x, self.shape)
 
     def backward(self, gy):
-        return (sum_to(gy, self.x_shape),)
+        return (gy,)
 
 
 class GetItem(Function):
@@ -121,14 +121,12 @@ class Where(Function):
         self.condition = condition
 
     def forward(self, a, b):
-        self.shapes = a.shape, b.shape
         return backend.get_array_module(a).where(self.condition, a, b)
 
     def backward(self, gy):
         xp = backend.get_array_module(gy)
-        zero = xp.zeros((), dtype=gy.dtype)
-        ga = sum_to(xp.where(self.condition, gy, zero), self.shapes[0]) if self.needs_input_grad[0] else None
-        gb = sum_to(xp.where(self.condition, zero, gy), self.shapes[1]) if self.needs_input_grad[1] else None
+        ga = xp.where(self.condition, gy, 0) if self.needs_input_grad[0] else None
+        gb = xp.where(self.condition, 0, gy) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -144,20 +142,6 @@ class Pad(Function):
 
     def backward(self, gy):
         return (gy[tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.widths))],)
-
-
-class Copy(Function):
-    """y = x on another device and/or with another dtype;  dx = gy moved and cast back."""
-
-    def __init__(self, device, dtype):
-        self.device, self.dtype = device, dtype
-
-    def forward(self, x):
-        self.x_device, self.x_dtype = backend.device_of(x), x.dtype
-        return backend.to_device(x, self.device).astype(self.dtype, copy=False)
-
-    def backward(self, gy):
-        return (backend.to_device(gy, self.x_device).astype(self.x_dtype, copy=False),)
 
 
 def reshape(x, *shape):
@@ -194,6 +178,13 @@ def T(x):
     return Permute(tuple(reversed(range(x.ndim))))(x)
 
 
+def t(x):
+    """The transpose of a matrix; a 0-D or 1-D tensor as it is (``torch.t``)."""
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, got shape {x.shape}: use transpose(dim0, dim1)")
+    return T(x)
+
+
 def unsqueeze(x, dim):
     """Insert a dimension of length 1 at `dim` (negative counts from the new end)."""
     dim = dim % (x.ndim + 1)
@@ -228,12 +219,12 @@ def getitem(x, index):
 
 
 def cat(tensors, dim=0):
-    """Join tensors along an existing dimension."""
+    """Join tensors along an existing dimension (mixed dtypes are promoted, as in PyTorch)."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat() needs at least one tensor")
     dim = dim % tensors[0].ndim
-    return Cat(dim)(*tensors)
+    return Cat(dim)(*promote("cat", *tensors))
 
 
 def stack(tensors, dim=0):
@@ -242,10 +233,9 @@ def stack(tensors, dim=0):
 
 
 def where(condition, a, b):
-    """Elementwise choice: a where condition is true, else b (numbers allowed for a or b)."""
+    """Elementwise choice: a where condition is true, else b (numbers allowed; dtypes promoted as in PyTorch)."""
     condition = condition.data if isinstance(condition, Tensor) else condition
-    like = a if isinstance(a, Tensor) else b
-    return Where(condition)(as_tensor(a, like), as_tensor(b, like))
+    return Where(condition)(*promote("where", a, b))
 
 
 def pad(x, pad, value=0.0):
@@ -256,12 +246,3 @@ def pad(x, pad, value=0.0):
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     return Pad(tuple(widths), value)(x)
-
-
-def to(x, device=None, dtype=None):
-    """x on `device` with `dtype` (either may be None: unchanged); x itself if nothing changes."""
-    device = backend.normalize_device(device) or x.device
-    dtype = x.dtype if dtype is None else backend.get_array_module(x.data).dtype(dtype)
-    if device == x.device and dtype == x.dtype:
-        return x
-    return Copy(device, dtype)(x)

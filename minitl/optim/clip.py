@@ -40,6 +40,5 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                            "to clip anyway")
     clip_coef = xp.minimum(max_norm / (total_norm + 1e-6), 1.0)
     for p in with_grad:
-        # a new array, not *=: a gradient array may be shared by several tensors
-        p.grad.data = p.grad.data * clip_coef.astype(p.grad.dtype)
+        p.grad.data *= clip_coef.astype(p.grad.dtype)  # in place: each parameter owns its gradient
     return Tensor(total_norm)

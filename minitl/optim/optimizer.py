@@ -111,8 +111,8 @@ class Optimizer:
     def _update(self, param, grad, state, group):
         """Apply the update rule to one parameter's array `param` in place.
 
-        `grad` is its gradient array (never modified: it may be shared with
-        other tensors), `state` its buffers, `group` its hyper-parameters.
+        `grad` is its gradient array (left unchanged, as PyTorch's step leaves
+        .grad), `state` its buffers, `group` its hyper-parameters.
         """
         raise NotImplementedError
 
@@ -123,8 +123,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    # a fresh array rather than zeroing in place: the old one may be shared
-                    p.grad.data = backend.get_array_module(p.grad.data).zeros_like(p.grad.data)
+                    p.grad.zero_()
 
     # -- saving and resuming ------------------------------------------------------
     def state_dict(self):

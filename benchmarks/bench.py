@@ -1,4 +1,5 @@
-"""``python -m minitl bench``: how fast minitl trains, next to PyTorch on the same CPU.
+"""``python -m minitl bench`` (or ``python -m benchmarks.bench`` in a checkout): how fast minitl trains,
+next to PyTorch on the same CPU.
 
 Workloads (float32, SGD with momentum 0.9):
   cnn-s train       CNN-S (conv3x3 3->32, ReLU, maxpool 2, conv3x3 32->64, ReLU, maxpool 2,
@@ -16,6 +17,7 @@ queues the kernels). ``--device cuda`` runs both engines on the GPU, waiting
 for its queue at the end of every step.
 """
 import argparse
+import contextlib
 import cProfile
 import importlib.util
 import json
@@ -27,9 +29,11 @@ import subprocess
 import sys
 import time
 
+from benchmarks.torch_models import cnn_s, torch_resnet20
 from minitl import backend
 
 WORKLOADS = ("cnn-s train", "resnet20 train", "resnet20 infer")
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # workers import benchmarks from here
 
 
 def _peak_rss_mb():
@@ -70,12 +74,7 @@ def minitl_step(workload, device):
     from minitl.nn import functional as F
 
     tl.manual_seed(0)
-    if workload.startswith("cnn-s"):
-        model = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                              nn.Linear(4096, 128), nn.ReLU(), nn.Linear(128, 10))
-    else:
-        model = models.resnet20()
+    model = cnn_s(nn) if workload.startswith("cnn-s") else models.resnet20()
     model.to(device)
     batch = 256 if workload.endswith("infer") else 64
     x = tl.randn(batch, 3, 32, 32, device=device)
@@ -129,13 +128,11 @@ def _torch_step(workload, device):
 
     torch.manual_seed(0)
     if workload.startswith("cnn-s"):
-        model = tnn.Sequential(tnn.Conv2d(3, 32, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
-                               tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
-                               tnn.Linear(4096, 128), tnn.ReLU(), tnn.Linear(128, 10))
+        model = cnn_s(tnn)
     else:
-        # The same ResNet-20 built from minitl's definition, with the weights copied over.
+        # The same ResNet-20 built from minitl's definition.
         from minitl import models
-        model = _torch_resnet20(models.resnet20())
+        model = torch_resnet20(models.resnet20())
     model.to(device)
     batch = 256 if workload.endswith("infer") else 64
     x, y = torch.randn(batch, 3, 32, 32, device=device), torch.arange(batch, device=device) % 10
@@ -163,42 +160,6 @@ def _torch_step(workload, device):
     return step
 
 
-def _torch_resnet20(reference):
-    """akamaster's ResNet-20 in PyTorch (option-A shortcuts), for timing only."""
-    import torch.nn as tnn
-    import torch.nn.functional as F
-
-    class Block(tnn.Module):
-        def __init__(self, block):
-            super().__init__()
-            conv1, conv2 = block.conv1, block.conv2
-            self.conv1 = tnn.Conv2d(conv1.in_channels, conv1.out_channels, 3, conv1.stride, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(conv1.out_channels)
-            self.conv2 = tnn.Conv2d(conv2.in_channels, conv2.out_channels, 3, 1, 1, bias=False)
-            self.bn2 = tnn.BatchNorm2d(conv2.out_channels)
-            self.extra = getattr(block.shortcut, "extra_channels", None)
-
-        def forward(self, x):
-            out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-            shortcut = x if self.extra is None else F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.extra, self.extra))
-            return F.relu(out + shortcut)
-
-    class Net(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = tnn.Conv2d(3, 16, 3, 1, 1, bias=False)
-            self.bn1 = tnn.BatchNorm2d(16)
-            self.blocks = tnn.Sequential(*[Block(b) for layer in (reference.layer1, reference.layer2,
-                                                                  reference.layer3) for b in layer])
-            self.linear = tnn.Linear(64, 10)
-
-        def forward(self, x):
-            out = self.blocks(F.relu(self.bn1(self.conv1(x))))
-            return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))
-
-    return Net()
-
-
 # -- one measurement per process ------------------------------------------------------------
 def _worker(engine, workload, warmup, repeats, threads, device):
     if engine == "torch":
@@ -216,8 +177,8 @@ def _worker(engine, workload, warmup, repeats, threads, device):
 
 def _measure(engine, workload, warmup, repeats, threads, device):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
-    command = [sys.executable, "-m", "minitl.bench", "--worker", engine, workload,
+               MKL_NUM_THREADS=str(threads), PYTHONPATH=os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "benchmarks.bench", "--worker", engine, workload,
                "--warmup", str(warmup), "--repeats", str(repeats), "--threads", str(threads), "--device", device]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -236,6 +197,22 @@ def _combine(rounds):
     if "breakdown" in rounds[0]:
         result["breakdown"] = rounds[0]["breakdown"]
     return result
+
+
+@contextlib.contextmanager
+def busy_cores(count):
+    """`count` background processes spinning in a Python loop (a laptop running other programs).
+
+    Both engines then compete for the cores with them: the point is the ratio under load, where
+    BLAS threads that spin-wait at their barriers can make an engine collapse.
+    """
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def run(workloads=WORKLOADS, warmup=2, repeats=5, rounds=3, threads=None, compare=True, device="cpu"):
@@ -265,7 +242,7 @@ def format_table(report):
         lines.append(f"{workload:<16}{1000 * row['minitl']['seconds']:>11.1f}"
                      + (f"{1000 * torch_row['seconds']:>10.1f}{row['ratio']:>7.2f}x" if torch_row else f"{'-':>10}{'-':>8}")
                      + f"{row['minitl']['peak_mb']:>11.0f}" + (f"{torch_row['peak_mb']:>10.0f}" if torch_row else f"{'-':>10}"))
-    lines.append(f"(device {report['device']}; {report['threads']} threads; ms: median over {report['rounds']} "
+    lines.append(f"(device {report['device']}; {report['threads']} threads;{' every core busy;' if report.get('busy') else ''} ms: median over {report['rounds']} "
                  "rounds of the median of timed repeats after warm-up; ratio: median of the rounds' ratios; "
                  "MB = peak RSS growth, host memory only)")
     for workload, row in report["results"].items():
@@ -279,7 +256,7 @@ def format_table(report):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m minitl bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 warm-up and 1 repeat, CNN-S only")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
@@ -288,6 +265,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="rounds, the engines taking turns in each (default 3)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (both engines run there)")
+    parser.add_argument("--busy", action="store_true",
+                        help="keep every core busy with a background process while measuring (a loaded machine)")
     parser.add_argument("--worker", nargs=2, metavar=("ENGINE", "WORKLOAD"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     device = backend.normalize_device(args.device)
@@ -297,11 +276,13 @@ def main(argv=None):
     try:
         backend.module_for(device)  # 'cuda' without CuPy or a GPU: say so once, before any worker starts
     except RuntimeError as err:
-        parser.exit(2, f"python -m minitl bench: {err}\n")
+        parser.exit(2, f"bench: {err}\n")
     workloads, warmup, repeats, rounds = ((("cnn-s train",), 1, 1, 1) if args.quick
                                           else (WORKLOADS, args.warmup, args.repeats, args.rounds))
-    report = run(workloads, warmup=warmup, repeats=repeats, rounds=rounds, threads=args.threads, compare=not args.no_torch,
-                 device=device)
+    with busy_cores(os.cpu_count() if args.busy else 0):
+        report = run(workloads, warmup=warmup, repeats=repeats, rounds=rounds, threads=args.threads,
+                     compare=not args.no_torch, device=device)
+    report["busy"] = args.busy
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 

@@ -4,7 +4,7 @@ Records the shape of every convolution GEMM in one train step (batch 64), then
 times those products alone on random data with the same BLAS and threads, and
 prints their sum next to the whole step. Used for docs/performance.md:
 
-    python docs/gemm_time.py            (threads: OPENBLAS_NUM_THREADS, default all cores)
+    python -m benchmarks.gemm_time            (threads: OPENBLAS_NUM_THREADS, default all cores)
 
 The products are the convolutions' forward (W_mat @ cols), their weight
 gradients (dY @ cols^T) and the stride-1 input gradients (transposed
@@ -13,7 +13,7 @@ gradients and the final linear layer are left out (under 2% of the FLOPs).
 """
 import numpy as np
 
-from minitl import bench
+from benchmarks import bench
 from minitl.nn import conv
 
 records = []  # (kind, groups, out_channels, cols shape)

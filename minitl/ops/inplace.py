@@ -1,0 +1,97 @@
+"""In-place methods: add_, sub_, mul_, div_, fill_, copy_, zero_, and += -= *= /=.
+
+The rules follow PyTorch's:
+
+- A leaf that requires grad (a parameter) refuses in-place changes while the
+  graph is recorded: it is an input of the graph. Updates run under
+  ``tl.no_grad()``, as every optimizer does.
+- A tensor outside any graph is changed in place: its array is overwritten,
+  so views and ``.numpy()`` arrays see the change. Its version goes up, and a
+  backward() that needs the old values refuses to run instead of using the
+  new ones.
+- A tensor that is part of a graph (or an operand that requires grad, while
+  recording) gets the recorded out-of-place result, which the tensor then
+  stands for: ``loss += term`` records an addition, as in PyTorch. minitl
+  gives such a tensor a new array rather than overwriting the old one (the
+  old values may be saved for backward), so views of it do not see the
+  change.
+
+The tensor keeps its dtype: a result of a higher category is refused
+(``int_tensor += 0.5``), except by ``copy_``, which casts as PyTorch's does.
+"""
+from minitl import backend, grad_mode
+from minitl.autograd import Tensor
+from minitl.ops import arithmetic
+from minitl.ops.conversion import to
+from minitl.ops.promotion import CATEGORY
+from minitl.ops.shape import expand
+
+
+def _in_place(x, name, operation, operand, keep_category=True):
+    """Make x stand for operation(x, operand), by the rules in the module docstring; return x."""
+    recording = grad_mode.is_grad_enabled()
+    if recording and x.requires_grad and x.is_leaf:
+        raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation ({name}): "
+                           f"do it inside `with tl.no_grad():`, as optimizers do")
+    operand_requires_grad = isinstance(operand, Tensor) and operand.requires_grad
+    if recording and (x.requires_grad or operand_requires_grad):
+        before = Tensor(x.data, requires_grad=x.requires_grad)
+        before.grad_fn, before._generation = x.grad_fn, x._generation
+        result = _checked(x, name, operation(before, operand), keep_category)
+        result = to(result, dtype=x.dtype)
+        x.data, x.grad_fn, x.requires_grad, x._generation = (result.data, result.grad_fn, result.requires_grad,
+                                                            result._generation)
+        return x
+    with grad_mode.no_grad():
+        result = _checked(x, name, operation(x, operand), keep_category)
+    x.data[...] = result.data
+    x._version += 1
+    return x
+
+
+def _checked(x, name, result, keep_category):
+    if result.shape != x.shape:
+        raise RuntimeError(f"{name}: output with shape {x.shape} doesn't match the broadcast shape {result.shape}")
+    if keep_category and CATEGORY[result.dtype.kind] > CATEGORY[x.dtype.kind]:
+        raise RuntimeError(f"{name}: result type {result.dtype} can't be cast to the desired output type {x.dtype}")
+    return result
+
+
+def add_(x, other, alpha=1):
+    """x += alpha * other."""
+    return _in_place(x, "add_", lambda a, b: arithmetic.add(a, b if alpha == 1 else b * alpha), other)
+
+
+def sub_(x, other, alpha=1):
+    """x -= alpha * other."""
+    return _in_place(x, "sub_", lambda a, b: arithmetic.sub(a, b if alpha == 1 else b * alpha), other)
+
+
+def mul_(x, other):
+    return _in_place(x, "mul_", arithmetic.mul, other)
+
+
+def div_(x, other):
+    return _in_place(x, "div_", arithmetic.div, other)
+
+
+def copy_(x, src):
+    """x's values replaced by src's, broadcast to x's shape and cast to x's dtype and device."""
+    if backend.is_array(src):
+        src = Tensor(src)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_() needs a Tensor, got a {type(src).__name__}: wrap it with tl.tensor(...)")
+    return _in_place(x, "copy_", lambda a, b: expand(to(b, a.device, a.dtype), a.shape), src, keep_category=False)
+
+
+def fill_(x, value):
+    """Every element set to the number `value` (a one-element tensor is read as its number)."""
+    value = value.item() if isinstance(value, Tensor) else value
+    xp = backend.get_array_module(x.data)
+    return _in_place(x, "fill_", lambda a, v: Tensor(xp.full(a.shape, v, dtype=a.dtype)), value,
+                     keep_category=False)
+
+
+def zero_(x):
+    """Every element set to 0 (``p.grad.zero_()``, buffers)."""
+    return fill_(x, 0)
