@@ -283,7 +283,8 @@ def pca_study(setting, k, path, quick, lrs, payload):
     for index, (name, model) in enumerate((("pretrained (CIFAR-10)", pretrained),
                                            (f"fine-tuned on k={k}", tuned))):
         features, _ = transfer.extract_features(model, loader(images, targets, 256))
-        head = train_linear(features[chosen], targets[chosen], epochs, lrs["probe layer3 pooled = head only"], 0, classes)
+        head = train_linear(features[chosen], targets[chosen], epochs, lrs["probe layer3 pooled = head only"], 0,
+                            classes)
         probe = accuracy(head, features[setting["test"]], targets[setting["test"]])
         projections, ratio = pca(features[setting["test"]], 2)
         axis = figure.add_subplot(1, 2, index + 1)

@@ -20,11 +20,13 @@ turns the fully connected layers into convolutions, so a network trained on
 small images slides over a larger one and returns a map of class scores.
 """
 import copy
+import math
 
 import numpy as np
 
+from minitl import backend
 from minitl.autograd import no_grad
-from minitl.creation import tensor
+from minitl.creation import arange
 from minitl.nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Identity, LeakyReLU, Linear, Module,
                        ReLU, Sequential, Sigmoid, Tanh)
 from minitl.nn import functional as F
@@ -241,8 +243,8 @@ def fc_to_conv(model, input_shape):
     copy is checked against `model` on a random input, and a model whose
     forward does something else is refused.
     """
-    probe = tensor(np.random.default_rng(0).standard_normal((1, *input_shape)),
-                   dtype=next(model.parameters()).dtype)
+    weight = next(model.parameters())
+    probe = arange(math.prod(input_shape), dtype=weight.dtype, device=weight.device).reshape(1, *input_shape).sin()
     was_training = model.training
     model.eval()
     layers, x, in_shape = [], probe, None  # in_shape: what the next Linear sees, as (C, H, W), once flattened
@@ -271,7 +273,8 @@ def fc_to_conv(model, input_shape):
             scores = converted(probe)
     finally:
         model.train(was_training)
-    if scores.ndim != 4 or scores.shape[2:] != (1, 1) or not np.allclose(
-            scores.flatten(1).numpy(), expected.numpy(), rtol=1e-4, atol=1e-5):
+    xp = backend.get_array_module(scores.data)
+    if scores.ndim != 4 or scores.shape[2:] != (1, 1) or not bool(xp.allclose(
+            scores.flatten(1).data, expected.data, rtol=1e-4, atol=1e-5)):
         raise ValueError(_NOT_A_CHAIN.format(type(model).__name__))
     return converted.train(was_training)
