@@ -97,10 +97,9 @@ def default_stages(model):
 
     ResNet-20: conv1, bn1, layer1, layer2, layer3 (each ``layer`` is a stage of three blocks).
     """
-    _, _, head = find_head(model)
-    head_ids = {id(p) for p in head.parameters()}
-    return [child for child in model.children()
-            if any(True for _ in child.parameters()) and not any(id(p) in head_ids for p in child.parameters())]
+    head_ids = {id(p) for p in find_head(model)[2].parameters()}
+    parameter_ids = [(child, {id(p) for p in child.parameters()}) for child in model.children()]
+    return [child for child, ids in parameter_ids if ids and not ids & head_ids]
 
 
 def unfreeze_last(model, n, stages=None):
