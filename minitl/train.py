@@ -7,10 +7,14 @@ Each epoch records the mean training loss and accuracy, the validation loss
 and accuracy (when a validation loader is given) and the learning rate of
 the optimizer's last param group. A NaN or infinite loss stops training with
 an error that says the run diverged: usually the learning rate is too high.
+With ``record_stats=N`` every N-th step also records gradient norms,
+update/weight ratios and activation statistics (see ``minitl.monitor``).
 """
+import contextlib
 import math
 
 from minitl.autograd import no_grad
+from minitl.monitor import StatsRecorder, draw_stats
 from minitl.nn import functional as F
 
 
@@ -46,18 +50,23 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, progress=False):
 
 
 def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=None, scheduler=None,
-        checkpoint=None, progress=True):
+        checkpoint=None, progress=True, record_stats=False):
     """Train for `epochs` epochs; return the history, a list with one dict per epoch.
 
     `scheduler` (optional) steps once per epoch; `checkpoint` (optional path)
     receives the model's state_dict after every epoch via ``minitl.save``.
+    `record_stats` (False, True or N): record gradient norms, update/weight
+    ratios and activation statistics every N-th step (True: every step), under
+    "stats" in each epoch's dict (see ``minitl.monitor``).
     """
+    recorder = StatsRecorder(model, every=record_stats) if record_stats else None
     history = []
     for epoch in range(1, epochs + 1):
         model.train()
         total_loss, correct, count = 0.0, 0, 0
         for step, (images, labels) in enumerate(_progress(loader, progress, desc=f"epoch {epoch}/{epochs}")):
-            logits = model(images)
+            with recorder.watch() if recorder is not None else contextlib.nullcontext():
+                logits = model(images)
             loss = loss_fn(logits, labels)
             value = loss.item()
             if not math.isfinite(value):
@@ -66,11 +75,15 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if recorder is not None:
+                recorder.after_step(value)
             total_loss += value * len(labels)
             correct += int((logits.detach().argmax(dim=1) == labels).numpy().sum())
             count += len(labels)
         record = {"epoch": epoch, "loss": total_loss / count, "accuracy": correct / count,
                   "lr": optimizer.param_groups[-1]["lr"]}
+        if recorder is not None:
+            record["stats"] = recorder.take()
         if val_loader is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(model, val_loader, loss_fn)
         if scheduler is not None:
@@ -83,13 +96,19 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
 
 
 def plot_history(history, path, title=None):
-    """Save learning curves (loss and accuracy per epoch, train and validation) as a PNG."""
-    import matplotlib
-    matplotlib.use("Agg")  # no screen needed
-    import matplotlib.pyplot as plt
+    """Save learning curves (loss and accuracy per epoch, train and validation) as a PNG.
 
+    When the history has recorded statistics (``fit(record_stats=...)``), two
+    more rows show gradient norms, update/weight ratios and activation means
+    and stds against the training step.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no global state, no screen needed
+
+    stats = [step for record in history for step in record.get("stats", [])]
+    figure = Figure(figsize=(10, 12 if stats else 4))
+    axes = figure.subplots(3 if stats else 1, 2, squeeze=False)
+    loss_axis, accuracy_axis = axes[0]
     epochs = [record["epoch"] for record in history]
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for key, label, axis in [("loss", "train", loss_axis), ("val_loss", "validation", loss_axis),
                              ("accuracy", "train", accuracy_axis), ("val_accuracy", "validation", accuracy_axis)]:
         if key in history[0]:
@@ -99,10 +118,10 @@ def plot_history(history, path, title=None):
     for axis in (loss_axis, accuracy_axis):
         axis.legend()
         axis.grid(alpha=0.3)
+    if stats:
+        draw_stats(axes[1:].ravel(), stats)
     if title:
         figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
-

@@ -4,6 +4,7 @@
     model = minitl.models.resnet18(num_classes=10)             # random init
     model = minitl.models.lenet5(weights="my_lenet.npz")       # any checkpoint path
 
+The CIFAR ResNets also take ``stochastic_depth_prob=`` (see cifar_resnet).
 ``weights`` is None, a registered name ('cifar10' for the CIFAR ResNets,
 'imagenet' for resnet18/34 and vgg11/16), or a path to a PyTorch
 checkpoint, a .safetensors file or a minitl .npz.
@@ -15,10 +16,10 @@ from minitl.models.vgg import CONFIGS, VGG
 from minitl.models.weights import REGISTRY, load_weights, read_state_dict
 
 BUILDERS = {
-    "resnet20": lambda num_classes: CifarResNet(3, num_classes),
-    "resnet32": lambda num_classes: CifarResNet(5, num_classes),
-    "resnet44": lambda num_classes: CifarResNet(7, num_classes),
-    "resnet56": lambda num_classes: CifarResNet(9, num_classes),
+    "resnet20": lambda num_classes, **options: CifarResNet(3, num_classes, **options),
+    "resnet32": lambda num_classes, **options: CifarResNet(5, num_classes, **options),
+    "resnet44": lambda num_classes, **options: CifarResNet(7, num_classes, **options),
+    "resnet56": lambda num_classes, **options: CifarResNet(9, num_classes, **options),
     "resnet18": lambda num_classes: ResNet((2, 2, 2, 2), num_classes),
     "resnet34": lambda num_classes: ResNet((3, 4, 6, 3), num_classes),
     "vgg11": lambda num_classes: VGG(CONFIGS["vgg11"], num_classes),
@@ -28,28 +29,29 @@ BUILDERS = {
 DEFAULT_CLASSES = {"resnet18": 1000, "resnet34": 1000, "vgg11": 1000, "vgg16": 1000}
 
 
-def create(arch, num_classes=None, weights=None):
-    """Build architecture `arch` by name, optionally loading weights."""
+def create(arch, num_classes=None, weights=None, **options):
+    """Build architecture `arch` by name, optionally loading weights; `options` go to its constructor
+    (e.g. stochastic_depth_prob= for the CIFAR ResNets)."""
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; available: {sorted(BUILDERS)}")
-    model = BUILDERS[arch](num_classes or DEFAULT_CLASSES.get(arch, 10))
+    model = BUILDERS[arch](num_classes or DEFAULT_CLASSES.get(arch, 10), **options)
     return model if weights is None else load_weights(model, arch, weights)
 
 
-def resnet20(num_classes=10, weights=None):
-    return create("resnet20", num_classes, weights)
+def resnet20(num_classes=10, weights=None, stochastic_depth_prob=0.0):
+    return create("resnet20", num_classes, weights, stochastic_depth_prob=stochastic_depth_prob)
 
 
-def resnet32(num_classes=10, weights=None):
-    return create("resnet32", num_classes, weights)
+def resnet32(num_classes=10, weights=None, stochastic_depth_prob=0.0):
+    return create("resnet32", num_classes, weights, stochastic_depth_prob=stochastic_depth_prob)
 
 
-def resnet44(num_classes=10, weights=None):
-    return create("resnet44", num_classes, weights)
+def resnet44(num_classes=10, weights=None, stochastic_depth_prob=0.0):
+    return create("resnet44", num_classes, weights, stochastic_depth_prob=stochastic_depth_prob)
 
 
-def resnet56(num_classes=10, weights=None):
-    return create("resnet56", num_classes, weights)
+def resnet56(num_classes=10, weights=None, stochastic_depth_prob=0.0):
+    return create("resnet56", num_classes, weights, stochastic_depth_prob=stochastic_depth_prob)
 
 
 def resnet18(num_classes=1000, weights=None):

@@ -9,6 +9,7 @@ from minitl import random
 from minitl.autograd import Tensor
 from minitl.nn.activations import leaky_relu, log_softmax, softmax
 from minitl.nn.conv import conv2d
+from minitl.nn.fractional_pool import fractional_max_pool2d
 from minitl.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from minitl.nn.normalization import batch_norm
 from minitl.nn.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
@@ -54,3 +55,4 @@ def dropout2d(x, p=0.5, training=True):
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "dropout",
            "dropout2d", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
            "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+__all__ += ["fractional_max_pool2d"]

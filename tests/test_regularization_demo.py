@@ -1,0 +1,59 @@
+"""The regularization lab runs end to end (--quick): its table, plots and results.json; its data splits."""
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def load_demo():
+    spec = importlib.util.spec_from_file_location("regularization_demo", ROOT / "demos" / "regularization.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_splits_are_disjoint_fixed_and_of_the_asked_sizes():
+    demo = load_demo()
+    train, val, test = demo.split_indices(10_000, (1000, 2000, 7000))
+    assert (len(train), len(val), len(test)) == (1000, 2000, 7000)
+    assert len(np.unique(np.concatenate([train, val, test]))) == 10_000
+    np.testing.assert_array_equal(demo.split_indices(10_000, (1000, 2000, 7000))[0], train)
+    with pytest.raises(ValueError, match="need 10001 images, there are 10000"):
+        demo.split_indices(10_000, (1000, 2000, 7001))
+
+
+def test_regularization_demo_quick(tmp_path):
+    data = os.environ.get("MINITL_DATA_DIR")
+    if not (data and (pathlib.Path(data) / "mnist" / "t10k-images-idx3-ubyte.gz").exists()):
+        pytest.skip("needs MINITL_DATA_DIR with mnist/ (CI uses ../shared/data)")
+    pytest.importorskip("matplotlib")
+    done = subprocess.run([sys.executable, str(ROOT / "demos" / "regularization.py"), "--quick", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, MINITL_CACHE=str(tmp_path / "cache")))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "train acc %" in out and "test acc %" in out and "gap" in out and "CPU s" in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["quick"] is True and results["seeds"] == 1
+    for method, entry in results["methods"].items():
+        assert f"\n{method} " in out
+        assert entry["lr"] in results["lr_grid"]
+        (run,) = entry["runs"]
+        assert 0 <= run["test"] <= 1 and 0 <= run["train"] <= 1
+        assert run["gap"] == pytest.approx(run["train"] - run["test"])
+    assert {"none", "dropout", "ensemble of 5", "snapshot ensemble", "CNN, fractional max pool",
+            "ResNet, stochastic depth"} <= set(results["methods"])
+    check = results["dropout_check"]
+    # Inverted dropout keeps the mean activation; without the rescaling training sees (1 - p) of it.
+    assert check["inverted"]["train"] == pytest.approx(check["inverted"]["eval"], rel=0.05)
+    assert check["not rescaled"]["train"] == pytest.approx(0.5 * check["inverted"]["train"])
+    for name in ("curves.png", "accuracy_gap.png", "dropout_check.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "cache").exists()  # the data came from MINITL_DATA_DIR: no download
