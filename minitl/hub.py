@@ -6,7 +6,9 @@ Where a file is looked for, in order:
      machines supply files;
   2. the cache, ``~/.cache/minitl/<kind>/`` (``MINITL_CACHE`` moves it);
   3. the file's original public URL: downloaded with a progress bar into a
-     temporary file, checked against its SHA-256, then renamed into the cache.
+     temporary file beside the cached name, checked against its SHA-256, then
+     renamed into the cache (``minitl.io.atomic``: an interrupted download
+     leaves at most one ``.<name>.partial``, reused by the next one).
 
 A checksum is the full SHA-256, or (as torch.hub does for files named
 ``name-<hash prefix>.ext``) its first hex digits.
@@ -16,9 +18,10 @@ import hashlib
 import os
 import pathlib
 import sys
-import tempfile
 import urllib.error
 import urllib.request
+
+from minitl.io.atomic import replacing
 
 CACHE_ENV = "MINITL_CACHE"
 
@@ -43,9 +46,9 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
-def verify(path, remote):
-    """Raise naming both digests unless the file's SHA-256 matches the expected one."""
-    actual = sha256_of(path)
+def verify(path, remote, actual=None):
+    """Raise naming both digests unless the file's SHA-256 (`actual`, computed when not given) is the expected one."""
+    actual = actual or sha256_of(path)
     if not actual.startswith(remote.sha256.lower()):
         raise ValueError(f"checksum mismatch for {path}: expected sha256 {remote.sha256}..., got {actual} "
                          f"(a corrupt or different file; delete it and try again)")
@@ -72,20 +75,16 @@ def fetch(remote, kind, local_dir_env):
 
 
 def _download(url, destination, remote):
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".download-")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, os.fdopen(handle, "wb") as file:
-            total = int(response.headers.get("Content-Length") or 0)
-            with _progress(total, remote.filename) as advance:
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    file.write(block)
-                    advance(len(block))
-        verify(temporary, remote)
-        os.replace(temporary, destination)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    """Download into a temporary beside `destination` (minitl.io.atomic), renamed only once verified."""
+    digest = hashlib.sha256()
+    with replacing(destination) as file, urllib.request.urlopen(url, timeout=60) as response:
+        total = int(response.headers.get("Content-Length") or 0)
+        with _progress(total, remote.filename) as advance:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                file.write(block)
+                digest.update(block)
+                advance(len(block))
+        verify(destination, remote, digest.hexdigest())
 
 
 class _progress:

@@ -5,21 +5,57 @@
 
 Each epoch records the mean training loss and accuracy, the validation loss
 and accuracy (when a validation loader is given) and the learning rate of
-the optimizer's last param group. A NaN or infinite loss stops training with
-an error that says the run diverged: usually the learning rate is too high.
-With ``record_stats=N`` every N-th step also records gradient norms,
-update/weight ratios and activation statistics (see ``minitl.monitor``).
+the optimizer's last param group. With ``record_stats=N`` every N-th step
+also records gradient norms, update/weight ratios and activation statistics
+(see ``minitl.monitor``).
+
+Faults stop training with an error that says what happened, and never
+leave bad state behind:
+
+* a NaN or infinite training loss, or BatchNorm running statistics that
+  became non-finite, raise TrainingDiverged: when the input batch itself
+  holds NaN or inf the message says so, otherwise it suggests a lower
+  learning rate. The buffers (running statistics) are restored to their
+  values before the failing step, so the model is as it was;
+* a NaN or infinite validation loss, or parameters or buffers that are not
+  finite at the end of an epoch, raise TrainingDiverged before the
+  checkpoint is written, so the last good checkpoint is kept;
+* a loader that yields no batches is a ValueError, not a division by zero.
 """
 import contextlib
 import math
 
+from minitl import backend
 from minitl.autograd import no_grad
 from minitl.monitor import StatsRecorder, draw_stats
 from minitl.nn import functional as F
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+    """The loss, or the model's state, became NaN or infinite."""
+
+
+def _is_finite(array):
+    xp = backend.get_array_module(array)
+    return array.dtype.kind not in "fc" or bool(xp.isfinite(array).all())
+
+
+def _non_finite_state(model):
+    """Names of the model's parameters and buffers holding NaN or inf."""
+    return [name for name, tensor in model._state_tensors() if not _is_finite(tensor.data)]
+
+
+def _divergence(epoch, step, loss, images, model):
+    """The TrainingDiverged for a failed step: the input batch's fault, or the run's."""
+    where = f"at epoch {epoch}, step {step}"
+    if not _is_finite(getattr(images, "data", images)):
+        return TrainingDiverged(f"the input batch {where} is not finite (it holds NaN or inf): check the data "
+                                "and its transforms; the model is unchanged")
+    if not math.isfinite(loss):
+        return TrainingDiverged(f"training diverged {where}: the loss is {loss}. "
+                                "Try a lower learning rate (e.g. 10x lower).")
+    return TrainingDiverged(f"training diverged {where}: {', '.join(_non_finite_state(model))} became NaN or "
+                            "infinite (inputs of huge magnitude?); the running statistics are restored")
 
 
 def _progress(iterable, enabled, **options):
@@ -46,6 +82,8 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, progress=False):
                 count += len(labels)
     finally:
         model.train(was_training)
+    if count == 0:
+        raise ValueError("evaluate: the loader yielded no batches (an empty dataset?)")
     return total_loss / count, correct / count
 
 
@@ -65,13 +103,16 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
         model.train()
         total_loss, correct, count = 0.0, 0, 0
         for step, (images, labels) in enumerate(_progress(loader, progress, desc=f"epoch {epoch}/{epochs}")):
+            buffers = [(buffer, buffer.data.copy()) for buffer in model.buffers()]  # restored if the step fails
             with recorder.watch() if recorder is not None else contextlib.nullcontext():
                 logits = model(images)
             loss = loss_fn(logits, labels)
             value = loss.item()
-            if not math.isfinite(value):
-                raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: the loss is {value}. "
-                                       "Try a lower learning rate (e.g. 10x lower).")
+            if not (math.isfinite(value) and all(_is_finite(buffer.data) for buffer, _ in buffers)):
+                error = _divergence(epoch, step, value, images, model)
+                for buffer, saved in buffers:
+                    buffer.data[...] = saved
+                raise error
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -80,12 +121,22 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
             total_loss += value * len(labels)
             correct += int((logits.detach().argmax(dim=1) == labels).numpy().sum())
             count += len(labels)
+        if count == 0:
+            raise ValueError("fit: the training loader yielded no batches (an empty dataset, or drop_last=True "
+                             "with fewer samples than batch_size?)")
         record = {"epoch": epoch, "loss": total_loss / count, "accuracy": correct / count,
                   "lr": optimizer.param_groups[-1]["lr"]}
         if recorder is not None:
             record["stats"] = recorder.take()
         if val_loader is not None:
             record["val_loss"], record["val_accuracy"] = evaluate(model, val_loader, loss_fn)
+            if not math.isfinite(record["val_loss"]):
+                raise TrainingDiverged(f"the validation loss is {record['val_loss']} after epoch {epoch}"
+                                       + (f"; {checkpoint} keeps the last good epoch" if checkpoint else ""))
+        bad = _non_finite_state(model)
+        if bad:
+            raise TrainingDiverged(f"after epoch {epoch}, {', '.join(bad)} hold NaN or inf"
+                                   + (f"; not saved: {checkpoint} keeps the last good epoch" if checkpoint else ""))
         if scheduler is not None:
             scheduler.step()
         if checkpoint is not None:

@@ -262,6 +262,23 @@ def test_offline_and_missing_names_the_env_var_and_path(tmp_path, monkeypatch):
         MNIST(train=False)
 
 
+def test_idx_headers_that_overflow_or_announce_more_than_the_file_holds(tmp_path):
+    header = IDX_IMAGES_MAGIC.to_bytes(4, "big")
+    overflow = header[:3] + bytes([3]) + b"".join((2 ** 32 - 1).to_bytes(4, "big") for _ in range(3))
+    (tmp_path / "overflow").write_bytes(overflow + b"\0" * 16)  # 2**96 bytes: wraps to a small int64
+    with pytest.raises(ValueError, match=r"announces shape \(4294967295, 4294967295, 4294967295\)"):
+        read_idx(tmp_path / "overflow", IDX_IMAGES_MAGIC)
+    bomb = header[:3] + bytes([3]) + b"".join(n.to_bytes(4, "big") for n in (4000, 1000, 1000))
+    with gzip.open(tmp_path / "bomb.gz", "wb") as file:  # 4 GB of zeros announced, 12 MB of zeros written
+        file.write(bomb + b"\0" * (12 << 20))
+    with pytest.raises(ValueError, match="more than the file can hold"):
+        read_idx(tmp_path / "bomb.gz", IDX_IMAGES_MAGIC)
+    with gzip.open(tmp_path / "long.gz", "wb") as file:  # data beyond what the header announces: read no further
+        file.write(IDX_LABELS_MAGIC.to_bytes(4, "big") + (4).to_bytes(4, "big") + b"\0" * (10 << 20))
+    with pytest.raises(ValueError, match=r"announces shape \(4,\) \(4 bytes of data\), but 5\+ bytes follow"):
+        read_idx(tmp_path / "long.gz", IDX_LABELS_MAGIC)
+
+
 # -- CIFAR-10 ----------------------------------------------------------------------------------------------
 def write_cifar(root, sizes):
     """A tiny cifar-10-batches-py with batches of the given sizes (test_batch last), as Python 3 pickles."""
@@ -314,7 +331,8 @@ def test_cifar10_refuses_a_pickle_that_would_run_code(tmp_path, monkeypatch):
     directory = write_cifar(tmp_path, [1, 1, 1, 1, 1, 1])
     (directory / "test_batch").write_bytes(pickle.dumps({b"data": Exploit(), b"labels": [0]}))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(pickle.UnpicklingError, match=r"test_batch: refused to load global '(posix|os|nt)\.system'"):
+    with pytest.raises(ValueError, match=r"test_batch is not a readable CIFAR-10 batch: refused to load global "
+                                         r"'(posix|os|nt)\.system'"):
         CIFAR10(root=tmp_path, train=False)
     assert not (tmp_path / "pwned").exists()
 
@@ -323,8 +341,36 @@ def test_cifar10_missing_and_malformed_batches(tmp_path):
     with pytest.raises(FileNotFoundError, match="data_batch_1"):
         CIFAR10(root=tmp_path)
     directory = write_cifar(tmp_path, [1, 1, 1, 1, 1, 1])
-    (directory / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]}))
+    (directory / "test_batch").write_bytes(pickle.dumps({b"data": np.zeros((2, 10), np.uint8), b"labels": [0, 1]},
+                                                        protocol=2))
     with pytest.raises(ValueError, match=r"not a CIFAR-10 batch: expected 'data' \(N, 3072\) uint8"):
+        CIFAR10(root=tmp_path, train=False)
+
+
+class StridedView:
+    """Pickles as numpy.ndarray((150000, 3072), uint8, buffer, 0, (0, 1)): 150,000 images from 3 KB."""
+
+    def __reduce__(self):
+        return np.ndarray, ((150000, 3072), np.uint8, b"\0" * 3072, 0, (0, 1))
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "EOFError|ran out of input|malformed pickle"),
+    (b"\x80\x02garbage", "malformed pickle"),
+    (pickle.dumps([1, 2], protocol=2), "holds a list, not a dict"),
+    (b"\x80\x02}r" + (4_000_000_000).to_bytes(4, "little") + b".", "memo index 4000000000"),
+    ("labels out of range", r"labels must lie in 0..9, found 0 to 10"),
+    ("labels not integers", "N integer 'labels'"),
+    ("strided view", r"refused|not callable"),
+])
+def test_cifar10_hostile_batches_are_refused_naming_the_file(tmp_path, content, match):
+    directory = write_cifar(tmp_path, [1, 1, 1, 1, 1, 2])
+    data = np.zeros((2, 3072), np.uint8)
+    batch = {"labels out of range": {b"data": data, b"labels": [0, 10]},
+             "labels not integers": {b"data": data, b"labels": [0.5, 1.0]},
+             "strided view": {b"data": StridedView(), b"labels": [0] * 150000}}.get(content)
+    (directory / "test_batch").write_bytes(pickle.dumps(batch, protocol=2) if batch else content)
+    with pytest.raises(ValueError, match=f"{directory / 'test_batch'}.*({match})"):
         CIFAR10(root=tmp_path, train=False)
 
 
@@ -349,3 +395,35 @@ def test_image_folder_reads_a_tree_of_pngs(tmp_path):
 def test_importing_minitl_data_loads_no_image_library():
     code = "import sys, minitl.data; assert 'PIL' not in sys.modules and 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_image_folder_refuses_empty_classes_and_names_unreadable_images(tmp_path, monkeypatch):
+    Image = pytest.importorskip("PIL.Image", reason="ImageFolder needs Pillow")
+    for name in ("cat", "dog", "empty"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    Image.new("RGB", (6, 4), (255, 0, 0)).save(tmp_path / "cat" / "a.png")
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(tmp_path / "dog" / "big.png")
+    with pytest.raises(FileNotFoundError, match="Found no valid file for the classes empty"):
+        ImageFolder(tmp_path)
+    (tmp_path / "empty" / "notes.txt").unlink()
+    (tmp_path / "empty").rmdir()
+
+    folder = ImageFolder(tmp_path)
+    with pytest.raises(ValueError, match=f"images of different sizes in one batch: {tmp_path / 'dog' / 'big.png'} "
+                                         r"is \(3, 8, 8\), .*a.png is \(3, 4, 6\) .*transforms.Resize"):
+        next(iter(DataLoader(folder, batch_size=2)))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40)  # 8x8 = 64 pixels: more than Pillow is allowed to decode
+    with pytest.raises(ValueError, match=f"cannot read image {tmp_path / 'dog' / 'big.png'}: DecompressionBomb"):
+        folder[1]
+    monkeypatch.undo()
+
+    noise = np.random.default_rng(0).integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "cat" / "a.png")
+    png = (tmp_path / "cat" / "a.png").read_bytes()
+    (tmp_path / "cat" / "a.png").write_bytes(png[:3 * len(png) // 4])  # truncated
+    with pytest.raises(ValueError, match=f"cannot read image {tmp_path / 'cat' / 'a.png'}: OSError"):
+        folder[0]
+    (tmp_path / "cat" / "a.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match=f"cannot read image {tmp_path / 'cat' / 'a.png'}: UnidentifiedImageError"):
+        folder[0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from minitl import nn
+from minitl import backend, nn
 
 
 class Scale(nn.Module):
@@ -336,3 +336,21 @@ def test_to_cuda_moves_everything_and_loads_host_arrays():
     net.load_state_dict(state)  # host arrays go to the GPU
     assert net(tl.ones(3, device="cuda")).device == "cuda"
     assert np.array_equal(tl.backend.to_numpy(net.cpu().bias.data), state["bias"])
+
+
+def test_load_state_dict_converts_every_value_before_writing_any(monkeypatch):
+    model = nn.Linear(3, 2)
+    before = model.state_dict()
+    real_to_device, calls = backend.to_device, []
+
+    def failing_on_the_second(value, device):  # e.g. a GPU out of memory halfway through
+        calls.append(value)
+        if len(calls) == 2:
+            raise MemoryError("out of device memory")
+        return real_to_device(value, device)
+
+    monkeypatch.setattr(backend, "to_device", failing_on_the_second)
+    with pytest.raises(RuntimeError, match="value for bias cannot be converted: MemoryError: out of device memory"):
+        model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.ones(2)})
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name], err_msg=f"{name} was written")

@@ -139,3 +139,74 @@ def test_fit_stops_when_the_loss_diverges():
     with np.errstate(over="ignore", invalid="ignore"), \
             pytest.raises(TrainingDiverged, match="diverged at epoch .*lower learning rate"):
         fit(model, batches(), opt, epochs=50, loss_fn=lambda out, y: (out * out).mean(), progress=False)
+
+
+# -- training under faults ----------------------------------------------------------------------------
+def bn_model():
+    tl.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+
+
+def test_empty_loaders_are_named_not_divided_by():
+    model = bn_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="fit: the training loader yielded no batches"):
+        fit(model, [], opt, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="evaluate: the loader yielded no batches"):
+        evaluate(model, [])
+    with pytest.raises(ValueError, match="evaluate: the loader yielded no batches"):
+        fit(model, batches(), opt, epochs=1, val_loader=[], progress=False)
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_a_non_finite_input_batch_is_named_and_batchnorm_statistics_are_restored(tmp_path, bad_value):
+    model = bn_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    data = batches()
+    fit(model, data, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
+    good = model.state_dict()
+    poisoned = data[:2] + [(tl.tensor(np.where(np.arange(6) == 2, bad_value, data[2][0].numpy())), data[2][1])]
+    with np.errstate(invalid="ignore", over="ignore"), pytest.raises(
+            TrainingDiverged, match="the input batch at epoch 1, step 2 is not finite .*check the data"):
+        fit(model, poisoned, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
+    state = model.state_dict()
+    for name in ("1.running_mean", "1.running_var"):
+        assert np.isfinite(state[name]).all(), name
+    assert state["1.num_batches_tracked"] == good["1.num_batches_tracked"] + 2  # the two good steps count
+    np.testing.assert_array_equal(tl.load(tmp_path / "ckpt.npz")["1.running_var"], good["1.running_var"])
+
+
+def test_huge_inputs_that_overflow_the_running_statistics_never_reach_the_checkpoint(tmp_path):
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.BatchNorm1d(6), nn.Linear(6, 3))  # the loss stays finite: x / sqrt(inf) is 0
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    data = batches()
+    fit(model, data, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
+    saved = tl.load(tmp_path / "ckpt.npz")
+    huge = [(tl.tensor((data[0][0].numpy() * 1e20).astype(np.float32)), data[0][1])]  # squares overflow float32
+    with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
+            TrainingDiverged, match=r"step 0: 0.running_var became NaN or infinite .*restored"):
+        fit(model, huge, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
+    np.testing.assert_array_equal(model.state_dict()["0.running_var"], saved["0.running_var"])
+    np.testing.assert_array_equal(tl.load(tmp_path / "ckpt.npz")["0.running_var"], saved["0.running_var"])
+
+
+def test_a_nan_validation_loss_or_non_finite_weights_keep_the_last_good_checkpoint(tmp_path):
+    model = bn_model()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "ckpt.npz"
+    fit(model, batches(), opt, epochs=1, checkpoint=path, progress=False)
+    saved = tl.load(path)
+    nan_val = [(tl.tensor(np.full((4, 6), np.nan)), tl.tensor(np.zeros(4, np.int64)))]
+    with np.errstate(invalid="ignore"), pytest.raises(
+            TrainingDiverged, match=f"the validation loss is nan after epoch 1; {path} keeps the last good epoch"):
+        fit(model, batches(), opt, epochs=1, val_loader=nan_val, checkpoint=path, progress=False)
+
+    def poison_weights(_grads_ignored=None):  # an optimizer step that leaves an inf in the weights
+        model[0].weight.data[0, 0] = np.inf
+
+    opt.step = poison_weights
+    with pytest.raises(TrainingDiverged, match=f"after epoch 1, 0.weight hold NaN or inf; not saved: {path} keeps"):
+        fit(model, batches()[:1], opt, epochs=1, checkpoint=path, progress=False)
+    for name, value in tl.load(path).items():
+        np.testing.assert_array_equal(value, saved[name], err_msg=f"{name}: a later epoch was saved")

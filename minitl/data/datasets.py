@@ -30,18 +30,23 @@ transform: (1, 28, 28) or (3, 32, 32) float32 in [0, 1].
 """
 import codecs
 import gzip
+import math
 import os
 import pathlib
 import pickle
 import shutil
 import tarfile
 import tempfile
+import warnings
+import zlib
 
 import numpy as np
 
 from minitl import hub
 from minitl.data.dataset import Dataset
 from minitl.data.transforms import ToTensor
+from minitl.io import safe_pickle
+from minitl.io.safe_pickle import Frozen
 
 DATA_ENV = "MINITL_DATA_DIR"
 
@@ -109,24 +114,43 @@ def read_idx(path, magic):
 
     `magic` is the magic number the caller expects (2051 images, 2049 labels);
     anything else, and a file shorter or longer than its header says, is a
-    ValueError naming the file.
+    ValueError naming the file. The header is checked before the data is
+    read, and no more than it announces is decompressed, so a gzip bomb or a
+    header announcing terabytes costs nothing.
     """
+    gzipped = str(path).endswith(".gz")
     try:
-        with (gzip.open if str(path).endswith(".gz") else open)(path, "rb") as file:
-            raw = file.read()
-    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        with (gzip.open if gzipped else open)(path, "rb") as file:
+            head = file.read(4)
+            found = int.from_bytes(head, "big") if len(head) == 4 else None
+            if found != magic or head[2] not in _IDX_DTYPES:
+                raise ValueError(f"{path} is not the expected idx file: magic number {found}, expected {magic}")
+            ndim, dtype = head[3], _IDX_DTYPES[head[2]]
+            dims = file.read(4 * ndim)
+            shape = tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(len(dims) // 4))
+            expected = math.prod(shape) * dtype.itemsize  # exact: Python integers
+            # deflate compresses at most 1032:1, so a gzip file cannot hold more than this
+            limit = os.path.getsize(path) * (1032 if gzipped else 1)
+            if len(shape) != ndim or expected > limit:
+                raise ValueError(f"{path} is corrupt or truncated: its header announces shape {shape} "
+                                 f"({expected} bytes), more than the file can hold")
+            raw = _read_at_most(file, expected + 1)
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"{path} is not a readable idx file: {err}") from None
-    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-    if found != magic or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not the expected idx file: magic number {found}, expected {magic}")
-    ndim, dtype = raw[3], _IDX_DTYPES[raw[2]]
-    header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != header + expected:
+    if len(raw) != expected:
         raise ValueError(f"{path} is corrupt or truncated: its header announces shape {shape} "
-                         f"({expected} bytes of data), but {len(raw) - header} bytes follow it")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+                         f"({expected} bytes of data), but {len(raw)}{'+' if len(raw) > expected else ''} "
+                         "bytes follow it")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_at_most(file, count, chunk=1 << 24):
+    """Up to `count` bytes, read in chunks: memory follows what the file holds, not what a header claims."""
+    chunks = []
+    while count > 0 and (block := file.read(min(count, chunk))):
+        chunks.append(block)
+        count -= len(block)
+    return b"".join(chunks)
 
 
 # -- CIFAR-10 -----------------------------------------------------------------------------------------
@@ -167,42 +191,89 @@ def _cifar10_directory():
     return cache / CIFAR10_DIR
 
 
+class _PendingDtype(Frozen):
+    """What the pickle's ``numpy.dtype(name, align, copy)`` gets: one of the types a batch holds."""
+
+    __slots__ = ("dtype",)
+    NAMES = ("u1", "i8", "i4")
+
+    def __init__(self, name, align=False, copy=True):
+        if name not in self.NAMES:
+            raise ValueError(f"refused dtype {name!r:.20} (a CIFAR-10 batch holds {', '.join(self.NAMES)})")
+        object.__setattr__(self, "dtype", np.dtype(name))
+
+    def __setstate__(self, state):  # NumPy pickles (3, byte order, None, None, None, -1, -1, 0)
+        if not (isinstance(state, tuple) and len(state) == 8 and state[0] == 3 and state[1] in ("|", "<", ">")
+                and state[2:] == (None, None, None, -1, -1, 0)):
+            raise ValueError("refused an unusual dtype state")
+        object.__setattr__(self, "dtype", self.dtype.newbyteorder(state[1]))
+
+
+class _PendingArray(Frozen):
+    """What the pickle's ``_reconstruct(ndarray, (0,), b'b')`` gets; its BUILD state gives the array."""
+
+    __slots__ = ("array",)
+
+    def __setstate__(self, state):  # (version, shape, dtype, is_fortran, raw bytes)
+        if not (isinstance(state, tuple) and len(state) == 5 and isinstance(state[2], _PendingDtype)
+                and isinstance(state[1], tuple) and all(isinstance(n, int) and n >= 0 for n in state[1])
+                and isinstance(state[4], (bytes, str))):
+            raise ValueError("refused an array state that is not (version, shape, dtype, fortran, bytes)")
+        _version, shape, dtype, is_fortran, raw = state
+        raw = raw.encode("latin1") if isinstance(raw, str) else raw  # Python 2 str, decoded as latin1
+        if math.prod(shape) * dtype.dtype.itemsize != len(raw):
+            raise ValueError(f"an array of shape {shape} with {len(raw)} bytes of data")
+        array = np.frombuffer(raw, dtype=dtype.dtype).reshape(shape, order="F" if is_fortran else "C")
+        object.__setattr__(self, "array", array.astype(dtype.dtype.newbyteorder("=")))
+
+
+def _reconstruct(cls, shape, typecode):
+    if cls is not _NDARRAY:
+        raise ValueError("_reconstruct is only allowed to make a numpy.ndarray")
+    return _PendingArray()
+
+
+_NDARRAY = Frozen()  # numpy.ndarray as the pickle sees it: a name to pass to _reconstruct, not callable
 _ARRAY_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,  # NumPy 1 pickles
-    ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,  # NumPy 2 pickles
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,  # NumPy 1 pickles
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,  # NumPy 2 pickles
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _PendingDtype,
     ("_codecs", "encode"): codecs.encode,  # how protocol-2 pickles written by Python 3 store bytes
 }
 
 
-class _ArrayUnpickler(pickle.Unpickler):
-    """Rebuilds NumPy arrays and plain containers; refuses every other global by name."""
-
-    def find_class(self, module, name):
-        if (module, name) in _ARRAY_GLOBALS:
-            return _ARRAY_GLOBALS[(module, name)]
-        raise pickle.UnpicklingError(f"refused to load global '{module}.{name}': a CIFAR-10 batch may only "
-                                     "contain NumPy arrays and plain containers (this file could run code)")
-
-
 def load_cifar_batch(path):
-    """(data (N, 3072) uint8, labels (N,) int64) of one CIFAR-10 batch file, read without running code."""
+    """(data (N, 3072) uint8, labels (N,) int64) of one CIFAR-10 batch file, read without running code.
+
+    The pickle is read by `minitl.io.safe_pickle` (scanned, then unpickled
+    with an allow-list) and its arrays are rebuilt by minitl, not NumPy, so
+    a tampered file can neither run code nor make a strided view of a few
+    bytes look like many images. Every problem is a ValueError naming the file.
+    """
     try:
         with open(path, "rb") as file:
-            batch = _ArrayUnpickler(file, encoding="latin1").load()  # latin1: the batches are Python 2 pickles
+            raw = file.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"CIFAR-10 batch {path} not found") from None
-    except pickle.UnpicklingError as err:
-        raise pickle.UnpicklingError(f"{path}: {err}") from None
-    if not isinstance(batch, dict):
-        raise ValueError(f"{path} is not a CIFAR-10 batch: it holds a {type(batch).__name__}, not a dict")
-    batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
-    data, labels = batch.get("data"), np.asarray(batch.get("labels"), dtype=np.int64)
+    try:
+        batch = safe_pickle.load(raw, _ARRAY_GLOBALS, encoding="latin1")  # latin1: Python 2 pickles
+        if not isinstance(batch, dict):
+            raise TypeError(f"it holds a {type(batch).__name__}, not a dict")
+        batch = {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
+        data, labels = batch.get("data"), batch.get("labels")
+        data = data.array if isinstance(data, _PendingArray) else data
+        labels = np.asarray(labels.array if isinstance(labels, _PendingArray) else labels)
+    except (ValueError, TypeError, AttributeError, EOFError, LookupError, OverflowError, MemoryError,
+            RecursionError, pickle.UnpicklingError) as err:
+        raise ValueError(f"{path} is not a readable CIFAR-10 batch: {err}") from None
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 \
-            or labels.shape != (len(data),):
-        raise ValueError(f"{path} is not a CIFAR-10 batch: expected 'data' (N, 3072) uint8 and N 'labels'")
-    return data, labels
+            or labels.dtype.kind not in "iu" or labels.shape != (len(data),):
+        raise ValueError(f"{path} is not a CIFAR-10 batch: expected 'data' (N, 3072) uint8 and N integer 'labels'")
+    if labels.size and not (labels.min() >= 0 and labels.max() < len(CIFAR10.classes)):
+        raise ValueError(f"{path}: labels must lie in 0..{len(CIFAR10.classes) - 1}, found {labels.min()} to "
+                         f"{labels.max()}")
+    return data, labels.astype(np.int64)
 
 
 # -- ImageFolder --------------------------------------------------------------------------------------
@@ -213,9 +284,13 @@ class ImageFolder(Dataset):
     """Images in one subfolder per class (``root/cat/1.png``, ``root/dog/a.jpg``), as torchvision's.
 
     Classes are the subfolder names, sorted, labelled 0, 1, ...; ``.samples``
-    lists (path, label) pairs and ``.targets`` the labels. Images are read when
+    lists (path, label) pairs and ``.targets`` the labels. A class folder
+    without images is refused, as torchvision does. Images are read when
     indexed, with Pillow (``pip install pillow``), as RGB (H, W, 3) uint8, then
-    transformed (``ToTensor`` by default).
+    transformed (``ToTensor`` by default). An image that cannot be read
+    (truncated, not an image, more than Pillow's ``MAX_IMAGE_PIXELS``) is a
+    ValueError naming its path, and so is a batch of images of different
+    sizes (add a ``transforms.Resize``).
     """
 
     def __init__(self, root, transform=None):
@@ -228,12 +303,27 @@ class ImageFolder(Dataset):
         self.class_to_idx = {name: label for label, name in enumerate(self.classes)}
         self.samples = [(path, label) for name, label in self.class_to_idx.items()
                         for path in sorted((root / name).rglob("*")) if path.suffix.lower() in IMAGE_EXTENSIONS]
+        empty = sorted(set(self.classes) - {self.classes[label] for _, label in self.samples})
+        if empty:
+            raise FileNotFoundError(f"Found no valid file for the classes {', '.join(empty)} in {root}. "
+                                    f"Supported extensions are: {', '.join(IMAGE_EXTENSIONS)}")
         self.targets = np.array([label for _, label in self.samples], dtype=np.int64)
         self.transform = transform or ToTensor()
 
     def __getitem__(self, index):
         path, label = self.samples[index]
         return self.transform(_read_image(path)), label
+
+    def __getitems__(self, indices):
+        """(images, labels) of a batch, stacked; images of different sizes are refused naming two of them."""
+        samples = [self[int(i)] for i in indices]
+        first_path, _ = self.samples[int(indices[0])]
+        for i, (image, _) in zip(indices, samples):
+            if np.shape(image) != np.shape(samples[0][0]):
+                raise ValueError(f"images of different sizes in one batch: {self.samples[int(i)][0]} is "
+                                 f"{np.shape(image)}, {first_path} is {np.shape(samples[0][0])} after the "
+                                 "transform; add transforms.Resize to the transform")
+        return np.stack([image for image, _ in samples]), np.array([label for _, label in samples])
 
     def __len__(self):
         return len(self.samples)
@@ -245,5 +335,10 @@ def _read_image(path):
     except ImportError:
         raise ImportError("ImageFolder reads images with Pillow, which is not installed: pip install pillow") \
             from None
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # beyond MAX_IMAGE_PIXELS: refuse
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot read image {path}: {type(err).__name__}: {err}") from None

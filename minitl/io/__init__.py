@@ -2,4 +2,4 @@
 from minitl.io.npz import load, save
 from minitl.io.torch_checkpoint import CheckpointError, load_torch_checkpoint
 
-__all__ = ["save", "load", "load_torch_checkpoint", "CheckpointError"]
+__all__ = ["CheckpointError", "load", "load_torch_checkpoint", "save"]

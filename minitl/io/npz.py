@@ -1,51 +1,194 @@
-"""minitl's own checkpoint format: a NumPy ``.npz`` of name -> array.
+"""minitl's own checkpoint format, written by `save` and read by `load`: no pickles, any nesting of plain data.
 
-Saving is atomic: the archive is written to a temporary file in the same
-directory, flushed to disk, and only then renamed over the final name
-(``os.replace`` is atomic on POSIX and Windows). A crash or an exception
-midway leaves either the old file or nothing under that name, never half a
-checkpoint. Loading uses ``allow_pickle=False``: an ``.npz`` can then hold
-only plain arrays, so loading one never runs code.
+A checkpoint is a zip archive (NumPy's ``.npz`` container, stored
+uncompressed) holding
+
+    structure.json   {"format": "minitl", "version": 1, "object": VALUE}
+    arrays/0.npy     the arrays, in NumPy's .npy format
+    arrays/1.npy     ...
+
+where VALUE is JSON for Python's plain data, with one-key objects for the
+rest:
+
+    null, true, false, 3, 0.5, NaN, "text"   None, bool, int, float, str, as themselves
+    {"array": i}                             arrays/i.npy (a minitl Tensor is saved as its array)
+    {"scalar": i}                            a NumPy scalar, kept in arrays/i.npy as a 0-d array
+    {"list": [VALUE, ...]}                   a list; {"tuple": [...]} a tuple
+    {"dict": [[KEY, VALUE], ...]}            a dict, in order; KEY is a string or an integer
+
+So a model's, an optimizer's and a scheduler's ``state_dict()`` can be
+saved together and training resumed; any string key round-trips. An array
+(or Tensor) that appears twice is stored once and loaded as one array.
+Nesting is limited to `MAX_DEPTH` levels. Files written by earlier
+versions (a plain ``.npz`` of name -> array) still load, as that dict.
+
+Saving is atomic (`minitl.io.atomic.replacing`): the archive is written to
+``.<name>.partial`` beside the destination (through a symlink: beside the
+file it points to), flushed to disk, then renamed over the destination, so
+a crash leaves the old file or the new one, never half of one. A save killed
+midway leaves at most that one temporary file, which the next save to the
+same name reuses and renames away; concurrent saves to one name take turns.
+New files get the permissions the umask allows, as ``open`` gives.
+
+Loading never runs code and is bounded by the file: every member must be
+stored uncompressed and is read no further than its declared size, once,
+into the buffer its array views (peak memory: the file's size plus a
+constant); a .npy header must announce exactly the bytes that follow it,
+with a numeric dtype; any malformed file raises `CheckpointError` naming it.
 """
+import io
+import json
 import os
-import tempfile
+import zipfile
 
 import numpy as np
 
 from minitl import backend
+from minitl.autograd import Tensor
+from minitl.io.atomic import replacing
+from minitl.io.torch_checkpoint import CheckpointError, check_zip_directory, read_exactly
+
+MAX_DEPTH = 100
+HEADER_BYTES = 1 << 16  # more than the longest .npy header NumPy reads (max_header_size=10000)
+STRUCTURE = "structure.json"
+_NUMERIC_KINDS = "biufc"
 
 
-def _host_array(name, value):
-    if not isinstance(name, str):
-        raise TypeError(f"checkpoint keys must be strings, got {name!r}")
-    array = getattr(value, "data", value)  # a minitl Tensor, or already an array
-    array = backend.to_numpy(array)
-    if array.dtype == object:
-        raise TypeError(f"checkpoint entry {name!r} is not numeric (dtype object)")
-    return array
+def save(obj, path):
+    """Write `obj` (a state_dict, or any nesting of the types in the module docstring) to `path`, atomically."""
+    arrays = []
+    structure = {"format": "minitl", "version": 1, "object": _encode(obj, arrays, {}, 0)}
+    with replacing(path) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        archive.writestr(STRUCTURE, json.dumps(structure))
+        for index, array in enumerate(arrays):
+            with archive.open(f"arrays/{index}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
-def save(state_dict, path):
-    """Write name -> array (or Tensor) to `path` as .npz, atomically."""
-    path = os.fspath(path)
-    arrays = {name: _host_array(name, value) for name, value in state_dict.items()}
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def _encode(value, arrays, stored, depth):
+    """The JSON VALUE of `value`; arrays are appended to `arrays` (`stored`: id -> index, to store each once)."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"cannot save: nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return {"scalar": _store(np.asarray(value), arrays, stored)}
+    if type(value) in (list, tuple):
+        return {type(value).__name__: [_encode(item, arrays, stored, depth + 1) for item in value]}
+    if isinstance(value, dict):
+        for key in value:
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise TypeError(f"cannot save a dict key {key!r} of type {type(key).__name__}: keys must be "
+                                "strings or integers")
+        return {"dict": [[key, _encode(item, arrays, stored, depth + 1)] for key, item in value.items()]}
+    array = value.data if isinstance(value, Tensor) else value  # a Tensor is saved as its array
+    if not backend.is_array(array):
+        raise TypeError(f"cannot save a {type(value).__name__}: a checkpoint holds arrays, Tensors, numbers, "
+                        "strings, None, and lists, tuples and dicts of them")
+    if array.dtype.kind not in _NUMERIC_KINDS or array.dtype.fields is not None:
+        raise TypeError(f"cannot save an array of dtype {array.dtype}: only numeric arrays")
+    return {"array": _store(array, arrays, stored)}
 
 
+def _store(array, arrays, stored):
+    if id(array) not in stored:
+        stored[id(array)] = len(arrays)
+        arrays.append(backend.to_numpy(array))
+    return stored[id(array)]
+
+
+# -- loading ---------------------------------------------------------------------------------------------
 def load(path):
-    """Read a .npz written by `save` into a dict name -> numpy array (insertion order kept)."""
+    """The object saved to `path` by `save` (arrays come back as NumPy arrays); see the module docstring."""
     path = os.fspath(path)
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+    try:
+        with open(path, "rb") as file:
+            return _load(file)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error type
+        raise CheckpointError(f"{path}: not a readable minitl checkpoint: {type(err).__name__}: {err}") from None
+
+
+def _load(file):
+    if file.read(4) != b"PK\x03\x04":
+        raise CheckpointError("not a minitl checkpoint (those are zip archives, as .npz files)")
+    archive = zipfile.ZipFile(file)
+    check_zip_directory(file, archive)
+    names = archive.namelist()
+    if not names:
+        raise CheckpointError("an empty zip archive")
+    if len(set(names)) != len(names):
+        raise CheckpointError("the zip archive holds two entries with the same name")
+    if STRUCTURE not in names:  # an earlier minitl checkpoint, or any plain .npz: name -> array
+        if any(name.endswith("data.pkl") for name in names):
+            raise CheckpointError("this is a PyTorch checkpoint: read it with minitl.io.load_torch_checkpoint")
+        if not all(name.endswith(".npy") for name in names):
+            odd = next(name for name in names if not name.endswith(".npy"))
+            raise CheckpointError(f"not a minitl checkpoint: the zip archive holds {odd[:80]!r}")
+        return {name[:-len(".npy")]: _read_npy(archive, name) for name in names}
+    expected = {STRUCTURE} | {f"arrays/{index}.npy" for index in range(len(names) - 1)}
+    if set(names) != expected:
+        raise CheckpointError(f"expected {STRUCTURE} and arrays/0.npy ... arrays/{len(names) - 2}.npy")
+    structure = json.loads(_read_member(archive, STRUCTURE).decode("utf-8"))
+    if not (isinstance(structure, dict) and structure.get("format") == "minitl" and structure.get("version") == 1
+            and "object" in structure):
+        raise CheckpointError(f"{STRUCTURE} does not describe a version-1 minitl checkpoint")
+    arrays = [_read_npy(archive, f"arrays/{index}.npy") for index in range(len(names) - 1)]
+    return _decode(structure["object"], arrays, 0)
+
+
+def _read_member(archive, name):
+    """The bytes of member `name`, which must be stored uncompressed, read no further than its declared size."""
+    info = archive.getinfo(name)
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+        raise CheckpointError(f"member {name!r} is compressed (minitl writes uncompressed archives)")
+    with archive.open(info) as member:
+        return read_exactly(member, info.file_size, name)
+
+
+def _read_npy(archive, name):
+    """The array in .npy member `name`: a numeric dtype, and exactly the bytes its header announces."""
+    data = _read_member(archive, name)
+    stream = io.BytesIO(data[:HEADER_BYTES])  # only the header: a BytesIO copies what it is given
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise CheckpointError(f"member {name!r}: .npy format version {version} is not read")
+    if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise CheckpointError(f"member {name!r} holds dtype {dtype}, not a plain numeric type")
+    count = 1
+    for n in shape:
+        count *= n
+    if min(shape, default=0) < 0 or count * dtype.itemsize != len(data) - stream.tell():
+        raise CheckpointError(f"member {name!r}: its header announces shape {shape} of {dtype} "
+                              f"({count * dtype.itemsize} bytes), {len(data) - stream.tell()} bytes follow")
+    array = np.frombuffer(data, dtype=dtype, offset=stream.tell()).reshape(shape, order="F" if fortran_order else "C")
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _decode(node, arrays, depth):
+    if depth > MAX_DEPTH:
+        raise CheckpointError(f"nested deeper than {MAX_DEPTH} levels")
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, dict) and len(node) == 1:
+        ((tag, content),) = node.items()
+        if tag in ("array", "scalar") and isinstance(content, int) and 0 <= content < len(arrays):
+            return arrays[content] if tag == "array" else arrays[content][()]
+        if tag in ("list", "tuple") and isinstance(content, list):
+            items = [_decode(item, arrays, depth + 1) for item in content]
+            return items if tag == "list" else tuple(items)
+        if tag == "dict" and isinstance(content, list) and all(
+                isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int))
+                and not isinstance(pair[0], bool) for pair in content):
+            decoded = {key: _decode(value, arrays, depth + 1) for key, value in content}
+            if len(decoded) != len(content):
+                raise CheckpointError(f"{STRUCTURE} holds a dict with a repeated key")
+            return decoded
+    raise CheckpointError(f"{STRUCTURE} holds a value of an unknown form ({type(node).__name__})")

@@ -1,23 +1,99 @@
-"""Hugging Face ``.safetensors`` files, read with the `safetensors` package's NumPy API.
+"""Hugging Face ``.safetensors`` files, read with NumPy alone.
 
-A safetensors file is a JSON header (names, dtypes, shapes, byte ranges)
-followed by raw bytes: nothing in it can execute, which is why it exists.
-The package is optional (``pip install "minitl[io]"``); float16 tensors come
-back as float32, as from PyTorch checkpoints.
+A safetensors file is an 8-byte little-endian header length N, N bytes of
+JSON ``{name: {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin,
+end]}, "__metadata__": {...}}``, then the tensors' raw little-endian bytes
+(offsets count from the end of the header). Nothing in it can execute,
+which is why it exists.
+
+The checks are those of the reference implementation: the header fits in
+the file and is a JSON object without repeated names, every dtype is known,
+every tensor's byte range holds exactly shape-product x itemsize bytes, and
+the ranges tile the data without gaps or overlaps. Any failure is a
+`CheckpointError` naming the file. The file is read once; every array is a
+view of that buffer (float16 and bfloat16 come back widened to float32, as
+from PyTorch checkpoints), so memory is the file's size plus the widened
+tensors. 8-bit float types are refused (NumPy has no such type).
 """
+import json
+import os
+import struct
+
 import numpy as np
+
+from minitl.io.torch_checkpoint import CheckpointError
+
+DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": "<u2", "I16": "<i2", "U32": "<u4",
+          "I32": "<i4", "U64": "<u8", "I64": "<i8", "F16": "<f2", "BF16": "<u2", "F32": "<f4", "F64": "<f8"}
+MAX_HEADER_BYTES = 100_000_000  # the reference implementation's limit
 
 
 def load_safetensors(path):
-    """name -> numpy array of every tensor in a .safetensors file."""
+    """name -> numpy array of every tensor in a .safetensors file; see the module docstring."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    with open(path, "rb") as file:
+        data = bytearray(os.fstat(file.fileno()).st_size)  # writable: the arrays are views of it
+        file.readinto(data)
     try:
-        from safetensors.numpy import load_file
-    except ImportError as err:
-        raise ImportError(f"reading {path} needs the safetensors package: pip install safetensors "
-                          '(or pip install "minitl[io]")') from err
-    try:
-        arrays = load_file(path)
-    except Exception as err:  # safetensors raises its own error types for corrupt headers
-        raise ValueError(f"{path}: not a readable safetensors file: {err}") from None
-    return {name: array.astype(np.float32) if array.dtype == np.float16 else array
-            for name, array in arrays.items()}
+        return _parse(data)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path}: not a readable safetensors file: {err}") from None
+    except Exception as err:  # noqa: BLE001 -- a malformed header: one error type for the caller
+        raise CheckpointError(f"{path}: not a readable safetensors file: {type(err).__name__}: {err}") from None
+
+
+def _refuse_repeated_names(pairs):
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise CheckpointError("the header names a tensor twice")
+    return dict(pairs)
+
+
+def _parse(data):
+    if len(data) < 8:
+        raise CheckpointError("shorter than the 8-byte header length")
+    (header_bytes,) = struct.unpack_from("<Q", data)
+    if header_bytes > min(MAX_HEADER_BYTES, len(data) - 8):
+        raise CheckpointError(f"a header of {header_bytes} bytes in a file of {len(data)}")
+    header = json.loads(bytes(data[8:8 + header_bytes]).decode("utf-8"), object_pairs_hook=_refuse_repeated_names)
+    if not isinstance(header, dict):
+        raise CheckpointError("the header is not a JSON object")
+    header.pop("__metadata__", None)
+    buffer = memoryview(data)[8 + header_bytes:]
+    ranges, arrays = [], {}
+    for name, info in header.items():
+        if not (isinstance(info, dict) and info.get("dtype") in DTYPES and _int_list(info.get("shape"))
+                and _int_list(info.get("data_offsets")) and len(info["data_offsets"]) == 2):
+            raise CheckpointError(f"tensor {name!r}: expected a known dtype, a shape and two data offsets")
+        dtype = np.dtype(DTYPES[info["dtype"]])
+        begin, end = info["data_offsets"]
+        count = 1
+        for n in info["shape"]:
+            count *= n
+        if not begin <= end <= len(buffer) or end - begin != count * dtype.itemsize:
+            raise CheckpointError(f"tensor {name!r}: bytes [{begin}, {end}) for shape {info['shape']} of "
+                                  f"{info['dtype']} in a data section of {len(buffer)} bytes")
+        ranges.append((begin, end))
+        arrays[name] = _widened(np.frombuffer(buffer[begin:end], dtype=dtype), info["dtype"]).reshape(info["shape"])
+    covered = 0
+    for begin, end in sorted(ranges):
+        if begin != covered:
+            raise CheckpointError(f"the tensors' bytes leave a gap or overlap at byte {min(begin, covered)}")
+        covered = end
+    if covered != len(buffer):
+        raise CheckpointError(f"{len(buffer) - covered} bytes after the last tensor")
+    return arrays
+
+
+def _int_list(value):
+    return isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+
+
+def _widened(array, dtype_name):
+    if dtype_name == "BF16":  # bfloat16 is the top half of a float32
+        return (array.astype(np.uint32) << 16).view(np.float32)
+    if dtype_name == "F16":
+        return array.astype(np.float32)
+    return array.astype(array.dtype.newbyteorder("="), copy=False)

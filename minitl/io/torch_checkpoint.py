@@ -1,10 +1,13 @@
 """Read PyTorch checkpoints (.pt/.pth/.th) into NumPy arrays, without torch and without running code.
 
 A checkpoint is a pickle. Unpickling an arbitrary pickle runs whatever
-functions it names (``os.system`` included), so this reader uses an
-Unpickler whose ``find_class`` hands out only an allow-list: minitl's own
-stand-ins for PyTorch's tensor-rebuild functions, the storage type names
-and ``collections.OrderedDict``. Any other global is refused, naming it.
+functions it names (``os.system`` included), so this reader unpickles with
+`minitl.io.safe_pickle`: only an allow-list of globals (minitl's stand-ins
+for PyTorch's tensor-rebuild functions, with torch's signatures, the storage
+type names and ``collections.OrderedDict``) and of opcodes (those
+``torch.load(weights_only=True)`` accepts), after a scan that bounds the
+memory and time unpickling can take. Where torch refuses a file, so does
+this reader (tests/fuzz_checkpoints.py compares the two on mutated files).
 
 Tensors are pickled as "rebuild a tensor from (storage, offset, size,
 stride)"; storages are *persistent ids* ``('storage', type, key, location,
@@ -19,17 +22,38 @@ legacy (before 1.6, e.g. the CIFAR ResNet ``.th`` files): five pickles in a
 
 The location ('cpu', 'cuda:0', ...) is ignored: every array lands on the
 CPU. float16 and bfloat16 are widened to float32 (NumPy has no bfloat16).
+
+Guarantees, for any file, however malformed or hostile:
+
+* no code runs, and nothing outside a storage's bytes is ever read: every
+  tensor's offset, sizes and strides are checked in absolute element
+  indices against its storage before a view is made;
+* every failure is a `CheckpointError` naming the file (a missing file is
+  a FileNotFoundError);
+* memory: each storage the state dict uses is read once, into one array,
+  and every tensor is a NumPy view of it, as torch's tensors are views of
+  their storages (a tensor pickled 256 times, or a stride-0 "expanded"
+  tensor, costs nothing extra). Peak memory is at most the file's size plus
+  twice the size of its float16/bfloat16 storages (widened to float32), plus
+  a few hundred bytes per pickle opcode; time is linear in the file's size.
+  Zip entries are read no further than their declared size, which must be
+  exactly what their storage needs, and must be stored uncompressed (as
+  torch writes them), so an entry cannot expand beyond the file.
 """
 import collections
-import io
 import os
-import pickle
 import struct
 import zipfile
 
 import numpy as np
 
+from minitl.io.safe_pickle import Frozen, UnsafePickle, load, scan
+
+ZIP_MAGIC = b"PK\x03\x04"  # how torch.load tells the two layouts apart
+ZIP_UNSUPPORTED_FLAGS = 0x1 | 0x40 | 0x2000  # encrypted, strongly encrypted, masked local headers
+MSDOS_DIRECTORY = 0x10  # a zip entry's attribute bit that miniz (torch's zip reader) refuses to extract
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+LEGACY_PROTOCOL_VERSION = 1001
 STORAGE_DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
     "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
@@ -38,202 +62,343 @@ STORAGE_DTYPES = {
 CHECKPOINT_WRAPPERS = ("state_dict", "model_state_dict", "model")
 
 
-class StorageType:
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read safely: corrupt, truncated, hostile, or not a checkpoint."""
+
+
+class StorageType(Frozen):
     """Stands in for torch.FloatStorage & co: only its element type matters."""
 
+    __slots__ = ("dtype", "itemsize", "name")
+
     def __init__(self, name):
-        self.name = name
-        self.dtype = STORAGE_DTYPES[name]
-
-    @property
-    def itemsize(self):
-        return 2 if self.dtype == "bfloat16" else np.dtype(self.dtype).itemsize
+        dtype = STORAGE_DTYPES[name]
+        for attribute, value in [("name", name), ("dtype", dtype),
+                                 ("itemsize", 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize)]:
+            object.__setattr__(self, attribute, value)
 
 
-class StorageRef:
-    """A storage whose bytes are read later: its type, key and element count."""
+class StorageRef(Frozen):
+    """A storage whose bytes are read later: its type, key and element count, and, for a legacy view
+    into another storage, the element range it covers."""
 
-    def __init__(self, storage_type, key, numel, element_offset=0):
-        self.type, self.key, self.numel, self.element_offset = storage_type, key, numel, element_offset
+    __slots__ = ("key", "numel", "type", "view_offset")
+
+    def __init__(self, storage_type, key, numel, view_offset=None):
+        for attribute, value in [("type", storage_type), ("key", key), ("numel", numel),
+                                 ("view_offset", view_offset)]:
+            object.__setattr__(self, attribute, value)
 
 
-class TensorRef:
+class TensorRef(Frozen):
     """What the pickle asked to rebuild: a strided view of a storage."""
 
+    __slots__ = ("offset", "size", "storage", "stride")
+
     def __init__(self, storage, offset, size, stride):
-        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+        if not isinstance(storage, StorageRef):
+            raise CheckpointError(f"a tensor is rebuilt from a {type(storage).__name__}, not a storage")
+        if not (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+                and all(_is_int(n) and n >= 0 for n in (offset, *size, *stride))):
+            raise CheckpointError("a tensor's offset, size and stride must be non-negative integers, with one "
+                                  f"stride per dimension (got {len(size) if isinstance(size, tuple) else '?'} "
+                                  "dimensions)")
+        for attribute, value in [("storage", storage), ("offset", offset), ("size", size), ("stride", stride)]:
+            object.__setattr__(self, attribute, value)
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
-    """Stand-in for torch._utils._rebuild_tensor(_v2): requires_grad, hooks and metadata are dropped."""
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride):
+    """Stand-in for torch._utils._rebuild_tensor (the same arguments, so a file torch refuses is refused)."""
     return TensorRef(storage, storage_offset, size, stride)
 
 
-def _rebuild_parameter(data, *_ignored):
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
+    """Stand-in for torch._utils._rebuild_tensor_v2: requires_grad (a bool, as torch checks), hooks and
+    metadata are dropped."""
+    _check_requires_grad(requires_grad)
+    return TensorRef(storage, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks):
     """Stand-in for torch._utils._rebuild_parameter: a Parameter is its data."""
+    _check_requires_grad(requires_grad)
+    if not isinstance(data, TensorRef):
+        raise CheckpointError(f"a Parameter is rebuilt from a {type(data).__name__}, not a tensor")
     return data
 
 
+def _check_requires_grad(requires_grad):
+    if not isinstance(requires_grad, bool):
+        raise CheckpointError(f"requires_grad must be a bool, not a {type(requires_grad).__name__}")
+
+
+# The opcodes torch.load(weights_only=True) accepts: a file torch refuses is refused here too.
+TORCH_OPCODES = frozenset({
+    "PROTO", "STOP", "MARK", "GLOBAL", "REDUCE", "BUILD", "NEWOBJ", "BINPERSID", "NONE", "NEWTRUE", "NEWFALSE",
+    "BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT", "BINUNICODE", "SHORT_BINSTRING", "EMPTY_TUPLE", "TUPLE",
+    "TUPLE1", "TUPLE2", "TUPLE3", "EMPTY_LIST", "APPEND", "APPENDS", "EMPTY_DICT", "SETITEM", "SETITEMS",
+    "EMPTY_SET", "BINGET", "LONG_BINGET", "BINPUT", "LONG_BINPUT"})
 ALLOWED_GLOBALS = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    **{("torch", name): StorageType(name) for name in STORAGE_DTYPES},
 }
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read safely: corrupt, truncated, or asking for a refused global."""
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles only tensors, storages and plain containers; see the module docstring."""
-
-    def __init__(self, file, storage_from_id):
-        super().__init__(file)
-        self.storage_from_id = storage_from_id
-
-    def find_class(self, module, name):
-        if (module, name) in ALLOWED_GLOBALS:
-            return ALLOWED_GLOBALS[(module, name)]
-        if module == "torch" and name in STORAGE_DTYPES:
-            return StorageType(name)
-        raise CheckpointError(f"refused to load global '{module}.{name}': a checkpoint may only contain "
-                              "tensors and plain containers (this file could run code if unpickled normally)")
-
-    def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and pid and pid[0] == "storage" and isinstance(pid[1], StorageType)):
-            raise CheckpointError(f"unexpected persistent id {pid!r}")
-        return self.storage_from_id(pid)
-
-
 def load_torch_checkpoint(path):
-    """The tensors of a PyTorch checkpoint as a flat dict name -> numpy array.
+    """The tensors of a PyTorch checkpoint as a flat dict name -> numpy array; see the module docstring.
 
     Nested ``{'state_dict': {...}, ...}`` checkpoints are unwrapped, and
-    entries that are not tensors (epochs, accuracies) are dropped.
+    entries that are not tensors (epochs, accuracies) are dropped. Arrays
+    that share a storage in the file share memory here.
     """
     path = os.fspath(path)
     if path.endswith(".safetensors"):
         from minitl.io.safetensors_io import load_safetensors
         return load_safetensors(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path}")
     try:
-        if zipfile.is_zipfile(path):
-            obj = _load_zip(path)
-        else:
-            with open(path, "rb") as file:
-                obj = _load_legacy(file, os.path.getsize(path))
-    except CheckpointError as err:
+        with open(path, "rb") as file:
+            if file.read(4) == ZIP_MAGIC:
+                return _flatten(_load_zip(file))
+            file.seek(0)
+            return _flatten(_load_legacy(file))
+    except (CheckpointError, UnsafePickle) as err:
         raise CheckpointError(f"{path}: {err}") from None
-    except (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile, KeyError, IndexError,
-            TypeError, ValueError, AttributeError) as err:
+    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error type
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated?): "
                               f"{type(err).__name__}: {err}") from None
-    return _flatten(obj, path)
 
 
-def _load_zip(path):
-    with zipfile.ZipFile(path) as archive:
-        pickles = [name for name in archive.namelist() if name.endswith("data.pkl")]
-        if len(pickles) != 1:
-            raise CheckpointError("zip checkpoint without exactly one data.pkl")
-        prefix = pickles[0][:-len("data.pkl")]
-        byteorder = archive.read(prefix + "byteorder").decode() if prefix + "byteorder" in archive.namelist() \
-            else "little"
-
-        def storage_from_id(pid):
-            _, storage_type, key, _location, numel = pid
-            return StorageRef(storage_type, key, numel)
-
-        obj = RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), storage_from_id).load()
-        raw = {}
-
-        def read(storage):
-            if storage.key not in raw:
-                info = archive.getinfo(f"{prefix}data/{storage.key}")
-                if info.file_size < storage.numel * storage.type.itemsize:
-                    raise CheckpointError(f"storage {storage.key} holds {info.file_size} bytes, "
-                                          f"fewer than its {storage.numel} elements need")
-                raw[storage.key] = archive.read(info)
-            return raw[storage.key]
-
-        return _materialize(obj, read, byteorder)
-
-
-def _load_legacy(file, file_size):
-    magic = RestrictedUnpickler(file, None).load()
-    if magic != LEGACY_MAGIC:
-        raise CheckpointError("not a PyTorch checkpoint (no zip archive, wrong legacy magic number)")
-    RestrictedUnpickler(file, None).load()  # protocol version
-    sys_info = RestrictedUnpickler(file, None).load()
-    little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
-    storages = {}
-
-    def storage_from_id(pid):
-        _, storage_type, key, _location, numel, view = pid
-        if key not in storages:
-            storages[key] = StorageRef(storage_type, key, numel)
-        if view is None:
-            return storages[key]
-        _view_key, element_offset, view_numel = view
-        return StorageRef(storage_type, key, view_numel, element_offset)
-
-    obj = RestrictedUnpickler(file, storage_from_id).load()
-    keys = RestrictedUnpickler(file, None).load()
-    raw = {}
-    for key in keys:
-        (numel,) = struct.unpack("<q", file.read(8))
-        storage = storages.get(key)
-        itemsize = storage.type.itemsize if storage else 1
-        if numel < 0 or numel * itemsize > file_size - file.tell():
-            raise CheckpointError(f"storage {key} claims {numel} elements, more than the file holds")
-        raw[key] = file.read(numel * itemsize)
-    return _materialize(obj, lambda storage: raw[storage.key], "little" if little_endian else "big")
-
-
-def _materialize(obj, read_bytes, byteorder):
-    """Replace every TensorRef inside dicts/lists/tuples by its NumPy array."""
-    if isinstance(obj, TensorRef):
-        return _tensor_array(obj, read_bytes(obj.storage), byteorder)
-    if isinstance(obj, dict):
-        return type(obj)((key, _materialize(value, read_bytes, byteorder)) for key, value in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_materialize(value, read_bytes, byteorder) for value in obj)
-    return obj
-
-
-def _tensor_array(ref, data, byteorder):
-    storage = ref.storage
-    is_bfloat16 = storage.type.dtype == "bfloat16"
-    dtype = np.dtype(np.uint16 if is_bfloat16 else storage.type.dtype)
-    if byteorder == "big":
-        dtype = dtype.newbyteorder(">")
-    available = len(data) // dtype.itemsize - storage.element_offset
-    start = storage.element_offset + ref.offset
-    if any(n == 0 for n in ref.size):
-        values = np.zeros(ref.size, dtype=dtype)
-    else:
-        last = start + sum((n - 1) * s for n, s in zip(ref.size, ref.stride))
-        if ref.offset < 0 or any(s < 0 for s in ref.stride) or last >= storage.element_offset + available:
-            raise CheckpointError(f"tensor of size {ref.size}, stride {ref.stride} and offset {ref.offset} "
-                                  f"reaches outside its storage of {available} elements")
-        flat = np.frombuffer(data, dtype=dtype, count=last + 1)
-        values = np.lib.stride_tricks.as_strided(flat[start:], shape=ref.size,
-                                                 strides=[s * dtype.itemsize for s in ref.stride]).copy()
-    values = values.astype(dtype.newbyteorder("="), copy=False)
-    if is_bfloat16:  # bfloat16 is the top half of a float32
-        return (values.astype(np.uint32) << 16).view(np.float32)
-    return values.astype(np.float32) if values.dtype == np.float16 else values
-
-
-def _flatten(obj, path):
+def _flatten(loaded):
+    """The state dict's name -> array, from (the object with TensorRefs, a function TensorRef -> array)."""
+    obj, to_array = loaded
     for wrapper in CHECKPOINT_WRAPPERS:
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
             break
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a dict of tensors (a state_dict), found {type(obj).__name__}")
-    arrays = {key: value for key, value in obj.items() if isinstance(value, np.ndarray)}
+        raise CheckpointError(f"expected a dict of tensors (a state_dict), found {type(obj).__name__}")
+    arrays, made = {}, {}  # made: one array per TensorRef object, however often the pickle refers to it
+    for name, value in obj.items():
+        if isinstance(value, TensorRef):
+            if id(value) not in made:
+                made[id(value)] = to_array(value)
+            arrays[name] = made[id(value)]
     if not arrays:
-        raise CheckpointError(f"{path}: no tensors found (keys: {list(obj)[:10]})")
+        raise CheckpointError(f"no tensors found (keys: {[str(key)[:40] for key in list(obj)[:10]]})")
     return arrays
+
+
+# -- zip layout -----------------------------------------------------------------------------------------
+def _load_zip(file):
+    archive = zipfile.ZipFile(file)
+    check_zip_directory(file, archive)
+    names = archive.namelist()
+    if len(set(names)) != len(names):
+        duplicate = collections.Counter(names).most_common(1)[0][0]
+        raise CheckpointError(f"the zip archive holds two entries named {duplicate!r}")
+    prefix = names[0].split("/")[0] + "/"  # as torch: every entry lives in the first entry's folder
+    if not all(name.startswith(prefix) for name in names):
+        raise CheckpointError(f"an entry outside the folder {prefix[:80]} of the first")
+    records = {name[len(prefix):]: _read_entry(archive, name, None) for name in names
+               if not name.startswith(prefix + "data/")}
+    if "data.pkl" not in records:
+        raise CheckpointError(f"a zip checkpoint holds {prefix}data.pkl, this one does not")
+    numbers = [name for name in ("version", ".data/version", ".format_version", ".storage_alignment")
+               if name in records]
+    if not {"version", ".data/version"} & set(numbers) or not all(records[n].strip().isdigit() for n in numbers):
+        raise CheckpointError("a zip checkpoint holds its format version as a decimal number (as torch checks)")
+    byteorder = records.get("byteorder", b"little").decode("ascii", "replace")
+    if byteorder not in ("little", "big"):
+        raise CheckpointError(f"unknown byte order {byteorder[:20]!r}")
+
+    def storage_from_id(pid):
+        _check_pid(pid, 5)
+        _, storage_type, key, _location, numel = pid
+        return StorageRef(storage_type, key, numel)
+
+    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
+    storages = {}  # key -> (StorageRef that first named it, its array)
+
+    def to_array(ref):
+        storage = ref.storage
+        if storage.key not in storages:
+            nbytes = storage.numel * storage.type.itemsize
+            data = _read_entry(archive, f"{prefix}data/{storage.key}", nbytes)
+            storages[storage.key] = storage, _storage_array(data, storage.type, byteorder)
+        first, array = storages[storage.key]
+        if (first.type, first.numel) != (storage.type, storage.numel):
+            raise CheckpointError(f"storage {storage.key!r} is named with two types or sizes")
+        return _tensor_view(ref, array)
+
+    return obj, to_array
+
+
+def check_zip_directory(file, archive):
+    """What miniz (torch's zip reader) refuses and Python's zipfile lets through, refused here too.
+
+    An archive comment, a second disk, an end record whose entry count or
+    directory size is not the directory's (Python's zipfile reads what it
+    finds, possibly nothing), a zip64 locator not pointing just before
+    itself, and encrypted or masked entries.
+    """
+    size = file.seek(0, os.SEEK_END)
+    records = []
+    file.seek(max(size - 22, 0))
+    signature, *record, comment = struct.unpack("<4s4H2LH", file.read(22))
+    if signature != b"PK\x05\x06" or comment:
+        raise CheckpointError("the zip archive does not end with its end record (a comment, or trailing bytes)")
+    records.append(record)  # disk, directory's disk, entries here, entries in all, directory size and offset
+    file.seek(max(size - 42, 0))
+    locator = file.read(20)
+    if locator[:4] == b"PK\x06\x07":
+        _, locator_disk, record_offset, disks = struct.unpack("<4sLQL", locator)
+        file.seek(record_offset)
+        record = file.read(56)
+        if record_offset != size - 42 - 56 or record[:4] != b"PK\x06\x06" or locator_disk != 0 or disks != 1:
+            raise CheckpointError("the zip64 end record is not where its locator says")
+        records.append(struct.unpack_from("<2L4Q", record, 16))
+    for disk, directory_disk, here, total, _, _ in records:
+        if disk or directory_disk or here != total or total != len(archive.infolist()):
+            raise CheckpointError("the zip archive's end record claims several disks or another number of entries")
+    *_, total, directory_size, directory_offset = records[-1]
+    file.seek(directory_offset)
+    directory, position, count = file.read(directory_size), 0, 0
+    while directory[position:position + 4] == b"PK\x01\x02" and position + 46 <= len(directory):
+        position += 46 + sum(struct.unpack_from("<3H", directory, position + 28))  # name, extra, comment
+        count += 1
+    if position != directory_size or count != total:
+        raise CheckpointError("the zip directory's entries do not fill it exactly as its end record says")
+    for info in archive.infolist():
+        if info.volume or info.flag_bits & ZIP_UNSUPPORTED_FLAGS:
+            raise CheckpointError(f"entry {info.filename[:80]!r} is on another disk, encrypted or masked")
+
+
+def _read_entry(archive, name, nbytes):
+    """The bytes of entry `name`, which must be stored uncompressed and (when given) exactly `nbytes` long."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise CheckpointError(f"the zip archive has no entry {name!r}") from None
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+        raise CheckpointError(f"entry {name!r} is compressed (torch.save stores every entry uncompressed)")
+    if info.external_attr & MSDOS_DIRECTORY:
+        raise CheckpointError(f"entry {name!r} is marked as a directory")
+    if nbytes is not None and info.file_size != nbytes:
+        raise CheckpointError(f"entry {name!r} holds {info.file_size} bytes, its storage needs {nbytes}")
+    with archive.open(info) as entry:
+        return read_exactly(entry, info.file_size, name)
+
+
+def read_exactly(entry, size, name, chunk=1 << 20):
+    """The next `size` bytes of a file or zip entry, read in chunks into one buffer (no second copy)."""
+    data = bytearray(size)
+    view, done = memoryview(data), 0
+    while done < size and (got := entry.readinto(view[done:done + chunk])):
+        done += got
+    if done != size or (isinstance(entry, zipfile.ZipExtFile) and entry.read(1)):  # to the end: checks the CRC
+        raise CheckpointError(f"entry {name!r} is shorter or longer than declared")
+    return data
+
+
+# -- legacy layout -----------------------------------------------------------------------------------------
+def _load_legacy(file):
+    size = os.fstat(file.fileno()).st_size
+
+    def next_pickle(storage_from_id=None):
+        start = file.tell()
+        end = scan(file, TORCH_OPCODES)
+        file.seek(start)
+        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
+
+    if next_pickle() != LEGACY_MAGIC:
+        raise CheckpointError("not a PyTorch checkpoint (not a zip archive, and no legacy magic number)")
+    if next_pickle() != LEGACY_PROTOCOL_VERSION:
+        raise CheckpointError("unsupported legacy protocol version")
+    sys_info = next_pickle()
+    little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
+    byteorder = "little" if little_endian else "big"
+    roots = {}  # key -> StorageRef of the whole storage
+
+    def storage_from_id(pid):
+        _check_pid(pid, 6)
+        _, storage_type, key, _location, numel, view = pid
+        root = roots.setdefault(key, StorageRef(storage_type, key, numel))
+        if (root.type, root.numel) != (storage_type, numel):
+            raise CheckpointError(f"storage {key!r} is named with two types or sizes")
+        if view is None:
+            return root
+        if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str)
+                and _is_int(view[1]) and _is_int(view[2])):
+            raise CheckpointError("a storage view must be (key, element offset, element count)")
+        _view_key, offset, view_numel = view
+        if offset < 0 or view_numel < 0 or offset + view_numel > numel:
+            raise CheckpointError(f"a view of elements [{offset}, {offset + view_numel}) of storage {key!r}, "
+                                  f"which has {numel}")
+        return StorageRef(storage_type, key, view_numel, offset)
+
+    obj = next_pickle(storage_from_id)
+    keys = next_pickle()
+    if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)) or sorted(keys) != sorted(roots):
+        raise CheckpointError("the list of storage keys does not match the storages the object uses")
+    arrays = {}
+    for key in keys:
+        storage = roots[key]
+        count = file.read(8)
+        if len(count) < 8:
+            raise CheckpointError(f"storage {key!r} is missing (truncated file?)")
+        (numel,) = struct.unpack("<q", count)
+        nbytes = numel * storage.type.itemsize
+        if numel != storage.numel or nbytes > size - file.tell():
+            raise CheckpointError(f"storage {key!r} holds {numel} elements, the object declares {storage.numel} "
+                                  f"and {size - file.tell()} bytes are left")
+        arrays[key] = _storage_array(read_exactly(file, nbytes, f"storage {key}"), storage.type, byteorder)
+
+    def to_array(ref):
+        array = arrays[ref.storage.key]
+        if ref.storage.view_offset is not None:
+            array = array[ref.storage.view_offset:ref.storage.view_offset + ref.storage.numel]
+        return _tensor_view(ref, array)
+
+    return obj, to_array
+
+
+def _check_pid(pid, length):
+    if not (isinstance(pid, tuple) and len(pid) == length and pid[0] == "storage"
+            and isinstance(pid[1], StorageType) and isinstance(pid[2], str) and _is_int(pid[4]) and pid[4] >= 0):
+        raise CheckpointError(f"unexpected persistent id (a {type(pid).__name__}): a storage is named by "
+                              "('storage', type, key, location, element count" + (", view)" if length == 6 else ")"))
+
+
+# -- storages and tensors ---------------------------------------------------------------------------------
+def _storage_array(buffer, storage_type, byteorder):
+    """A writable native-order array over the storage's bytes (widened to float32 for float16/bfloat16)."""
+    is_bfloat16 = storage_type.dtype == "bfloat16"
+    dtype = np.dtype(np.uint16 if is_bfloat16 else storage_type.dtype).newbyteorder(
+        "<" if byteorder == "little" else ">")
+    array = np.frombuffer(buffer, dtype=dtype)
+    if is_bfloat16:  # bfloat16 is the top half of a float32
+        return (array.astype(np.uint32) << 16).view(np.float32)
+    if array.dtype == np.float16:
+        return array.astype(np.float32)
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _tensor_view(ref, storage):
+    """The tensor `ref` as a view of its storage's array, after checking it stays inside."""
+    if any(n == 0 for n in ref.size):
+        return np.zeros(ref.size, dtype=storage.dtype)
+    last = ref.offset + sum((n - 1) * s for n, s in zip(ref.size, ref.stride))  # exact: Python integers
+    if last >= len(storage):
+        raise CheckpointError(f"a tensor of size {ref.size}, stride {ref.stride} and offset {ref.offset} reaches "
+                              f"element {last} of a storage of {len(storage)} elements")
+    return np.lib.stride_tricks.as_strided(storage[ref.offset:], shape=ref.size,
+                                           strides=[s * storage.itemsize for s in ref.stride])

@@ -264,11 +264,12 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from `state_dict` (name -> array, Tensor, or anything np.asarray takes) into the model.
 
-        Every entry is checked before anything is written: missing keys,
-        unexpected keys (both allowed when ``strict=False``), shape mismatches
-        and non-numeric values are all reported in one RuntimeError, and then
-        the model is unchanged. Values are cast to each tensor's dtype and
-        device and copied in place, so Parameters keep their identity (an
+        Every entry is checked and converted (cast to its tensor's dtype and
+        device) before anything is written: missing keys, unexpected keys
+        (both allowed when ``strict=False``), shape mismatches, non-numeric
+        values and failed conversions are all reported in one RuntimeError,
+        and then the model is unchanged. The converted values are copied in
+        place, so Parameters keep their identity (an
         optimizer holding them keeps working) and never alias the caller's arrays.
         Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
         """
@@ -282,23 +283,26 @@ class Module:
             problems.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing))
         if strict and unexpected:
             problems.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected))
-        updates = []
+        updates = []  # (tensor, value already cast to its dtype and device): writing them cannot fail
         for name, target in own.items():
             if name not in state_dict:
                 continue
-            value = _as_array(state_dict[name])
-            if value.dtype.kind not in "biuf":
-                problems.append(f"value for {name} is not numeric: dtype {value.dtype}")
-            elif value.shape != target.shape:
-                problems.append(f"size mismatch for {name}: copying a param with shape {tuple(value.shape)}, "
-                                f"the model has {tuple(target.shape)}")
-            else:
-                updates.append((target, value))
+            try:
+                value = _as_array(state_dict[name])
+                if value.dtype.kind not in "biuf":
+                    problems.append(f"value for {name} is not numeric: dtype {value.dtype}")
+                elif value.shape != target.shape:
+                    problems.append(f"size mismatch for {name}: copying a param with shape {tuple(value.shape)}, "
+                                    f"the model has {tuple(target.shape)}")
+                else:
+                    updates.append((target, backend.to_device(value, target.device).astype(target.dtype)))
+            except (TypeError, ValueError, MemoryError, RuntimeError) as err:
+                problems.append(f"value for {name} cannot be converted: {type(err).__name__}: {err}")
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
                                + "\n\t".join(problems))
         for target, value in updates:
-            target.data[...] = backend.to_device(value, target.device).astype(target.dtype, copy=False)
+            target.data[...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # -- modes and flags -------------------------------------------------------
