@@ -13,7 +13,7 @@ from minitl.autograd import Function, Tensor
 from minitl.creation import (arange, eye, float32, float64, from_numpy, full, int64, linspace, ones, ones_like, rand,
                              randint, randn, tensor, zeros, zeros_like)
 from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from minitl.gradcheck import GradcheckError, gradcheck
+from minitl.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minitl.io import load, save
 from minitl.ops import cat, log_softmax, mean, pad, softmax, stack, sum, where
 from minitl.ops.arithmetic import allclose

@@ -1,4 +1,4 @@
-"""gradcheck: compare backward() with numerical derivatives, in float64, entry by entry.
+"""gradcheck and gradgradcheck: compare backward() with numerical derivatives, in float64, entry by entry.
 
 As ``torch.autograd.gradcheck``: for every output y and every input x that
 requires grad, the full Jacobian dy/dx is built twice,
@@ -15,7 +15,7 @@ small outputs from being rounded away by large ones.
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Tensor
+from minitl.autograd import Tensor, enable_grad, grad
 from minitl.testing import as_outputs, float64_copies, numerical_jacobian
 
 
@@ -99,3 +99,48 @@ def _describe(failure, analytic, numerical, x, i, y, j, atol, rtol):
         verdict = f"has analytic {a:.10g} but numerical {n:.10g} (relative error {relative:.3g})"
     return (f"{where} {verdict}; {count} of {analytic.size} Jacobian entries fail "
             f"(non-finite, or outside atol={atol}, rtol={rtol})")
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Second derivatives checked as ``torch.autograd.gradgradcheck`` does: gradcheck of the first derivatives.
+
+    The checked function maps (inputs, v) to d<fn(inputs), v>/d(inputs),
+    computed by ``autograd.grad(..., create_graph=True)``; `v` is
+    `grad_outputs` (random normal by default), and is an input of the check
+    too. So every entry of the Jacobian of the gradient, the Hessian-vector
+    products included, is compared with central differences.
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    inputs = float64_copies(inputs)
+    outputs = as_outputs(fn(*inputs))
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        grad_outputs = [Tensor(backend.get_array_module(y.data).asarray(rng.normal(size=y.shape)),
+                               requires_grad=True) for y in outputs]
+    grad_outputs = float64_copies(as_outputs(grad_outputs))
+    count = len(inputs)
+
+    def first_derivatives(*args):
+        xs, vs = args[:count], args[count:]
+        with enable_grad():  # also while gradcheck evaluates it for central differences
+            ys = as_outputs(fn(*xs))
+            differentiable = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+            grads = grad(ys, differentiable, vs, create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(backend.get_array_module(x.data).zeros(x.shape))
+                     for g, x in zip(grads, differentiable))
+
+    recorded = first_derivatives(*inputs, *grad_outputs)
+    differentiable = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    plain = grad(as_outputs(fn(*inputs)), differentiable, grad_outputs, allow_unused=True)
+    for i, (g, p) in enumerate(zip(recorded, plain)):
+        # create_graph runs each op's backward_graph, a second copy of its formulas: it must agree with backward.
+        expected = np.zeros(g.shape) if p is None else backend.to_numpy(p.data)
+        if not np.allclose(backend.to_numpy(g.data), expected, rtol=rtol, atol=atol):
+            message = (f"gradgradcheck failed: the gradient of differentiable input {i} with create_graph=True "
+                       f"differs from the one without (max difference "
+                       f"{np.max(np.abs(backend.to_numpy(g.data) - expected)):.3g}): a backward_graph is wrong")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return gradcheck(first_derivatives, [*inputs, *grad_outputs], eps, atol, rtol, raise_exception)

@@ -88,7 +88,7 @@ def test_backward_on_non_scalar_needs_grad():
 
 def test_backward_grad_shape_is_checked():
     y = tl.tensor([1.0, 2.0], requires_grad=True) * 2
-    with pytest.raises(ValueError, match=r"grad has shape \(3,\), expected \(2,\)"):
+    with pytest.raises(ValueError, match=r"gradient has shape \(3,\), expected \(2,\)"):
         y.backward(tl.ones(3))
 
 

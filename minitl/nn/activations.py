@@ -34,6 +34,10 @@ class LeakyReLU(Function):
     def backward(self, gy):
         return (backend.get_array_module(gy).where(self.positive, gy, gy * self.slope),)
 
+    def backward_graph(self, gy):
+        slopes = backend.get_array_module(self.positive).where(self.positive, 1, self.slope).astype(gy.dtype)
+        return (gy * slopes,)  # a constant array: the derivative of the slope is 0
+
 
 class Softmax(Function):
     def __init__(self, axis):
@@ -45,6 +49,10 @@ class Softmax(Function):
 
     def backward(self, gy):
         return (self.y * (gy - (gy * self.y).sum(axis=self.axis, keepdims=True)),)
+
+    def backward_graph(self, gy):
+        y = Softmax(self.axis)(self.inputs[0])
+        return (y * (gy - (gy * y).sum(dim=self.axis, keepdim=True)),)
 
 
 class LogSoftmax(Function):
@@ -58,6 +66,10 @@ class LogSoftmax(Function):
     def backward(self, gy):
         xp = backend.get_array_module(gy)
         return (gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True),)
+
+    def backward_graph(self, gy):
+        probabilities = Softmax(self.axis)(self.inputs[0])
+        return (gy - probabilities * gy.sum(dim=self.axis, keepdim=True),)
 
 
 def leaky_relu(x, negative_slope=0.01):

@@ -46,7 +46,7 @@ Backward:
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Function
+from minitl.autograd import Function, Tensor, enable_grad, grad, is_grad_enabled
 
 
 def pair(value, name):
@@ -94,6 +94,26 @@ def reference_conv2d(x, weight, stride=(1, 1), padding=(0, 0), dilation=(1, 1), 
     grouped_weight = weight.reshape(groups, -1, *weight.shape[1:])  # (g, O/g, C/g, kh, kw)
     y = xp.einsum("ngchwij,gocij->ngohw", grouped_windows, grouped_weight)
     return y.reshape(n, -1, oh, ow)
+
+
+def conv2d_by_tensor_ops(x, weight, bias, stride, padding, dilation, groups):
+    """The same convolution written with recorded minitl operations (pad, strided slices, stack, matmul).
+
+    Slow, but every step has a double backward: Conv2d.backward_graph differentiates this to record
+    its gradients under create_graph=True.
+    """
+    from minitl.ops.shape import pad, stack  # ops are built on autograd: imported when used
+
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = weight.shape[2:], stride, padding, dilation
+    n, c = x.shape[:2]
+    x_padded = pad(x, (pw, pw, ph, ph))
+    oh = output_size(x.shape[2], dh * (kh - 1) + 1, sh, ph)
+    ow = output_size(x.shape[3], dw * (kw - 1) + 1, sw, pw)
+    columns = stack([x_padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+                     for i in range(kh) for j in range(kw)], dim=2)  # (N, C, kh kw, OH, OW)
+    columns = columns.reshape(n, groups, c // groups * kh * kw, oh * ow)
+    y = (weight.reshape(groups, weight.shape[0] // groups, -1) @ columns).reshape(n, -1, oh, ow)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)
 
 
 # -- the fast path: im2col over chunks of images, one GEMM each ----------------------------
@@ -244,6 +264,16 @@ class Conv2d(Function):
             gb = gy.sum(axis=(0, 2, 3))
         return gx, gw, gb
 
+    def backward_graph(self, gy):
+        """The gradients recorded (create_graph): those of conv2d_by_tensor_ops, differentiated with create_graph."""
+        x, weight, *bias = self.inputs
+        with enable_grad():
+            y = conv2d_by_tensor_ops(x, weight, bias[0] if bias else None, self.stride, self.padding,
+                                     self.dilation, self.groups)
+            wanted = [t for t, needed in zip(self.inputs, self.needs_input_grad) if needed]
+            grads = iter(grad(y, wanted, gy, create_graph=True, allow_unused=True))
+        return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
+
     def input_grad(self, gy):
         """dL/dx. With stride 1 it is itself a convolution: of gy, padded by d (k - 1) - p, with the
         kernel flipped and its in/out channels swapped (a "transposed convolution"). That costs one
@@ -283,3 +313,38 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError(f"conv2d: input {x.shape} is too small for kernel {weight.shape[2:]} with "
                          f"padding {function.padding} and dilation {function.dilation}")
     return function(x, weight) if bias is None else function(x, weight, bias)
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """The transposed convolution (PyTorch's conv_transpose2d; DeZero's "deconvolution"): conv2d's adjoint.
+
+    With weight W of shape (C_in, C_out / groups, kh, kw), y = conv_transpose2d(x, W) is what conv2d with
+    the same W, stride, padding, dilation and groups sends back to its input when x is the gradient of
+    its output: <y, g> = <x, conv2d(g, W)> for every g. It is computed exactly so, by autograd.grad of
+    conv2d at a zero input of y's shape (recorded when x or W requires grad, so y is differentiable in
+    both, through conv2d's double backward). Output size per spatial dim:
+    (size - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+    """
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d expects 4-D input and weight, got shapes {x.shape} and {weight.shape}")
+    if x.shape[1] != weight.shape[0] or weight.shape[0] % groups:
+        raise ValueError(f"conv_transpose2d: input has {x.shape[1]} channels, so weight must be "
+                         f"({x.shape[1]}, C_out / groups, kh, kw) with {x.shape[1]} divisible by groups={groups}; "
+                         f"got weight shape {weight.shape}")
+    stride, padding = pair(stride, "stride"), pair(padding, "padding")
+    dilation, output_padding = pair(dilation, "dilation"), pair(output_padding, "output_padding")
+    if any(extra >= max(s, d) for extra, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"conv_transpose2d: output_padding {output_padding} must be smaller than stride "
+                         f"{stride} or dilation {dilation}")
+    out_hw = [(x.shape[2 + d] - 1) * stride[d] - 2 * padding[d] + dilation[d] * (weight.shape[2 + d] - 1)
+              + output_padding[d] + 1 for d in range(2)]
+    if min(out_hw) < 1:
+        raise ValueError(f"conv_transpose2d: input {x.shape} with kernel {weight.shape[2:]}, stride {stride} and "
+                         f"padding {padding} gives an empty output")
+    xp = backend.get_array_module(x.data)
+    zeros = Tensor(xp.zeros((x.shape[0], weight.shape[1] * groups, *out_hw), dtype=x.dtype), requires_grad=True)
+    recording = is_grad_enabled() and (x.requires_grad or weight.requires_grad)
+    with enable_grad():
+        convolved = conv2d(zeros, weight, None, stride, padding, dilation, groups)
+        (y,) = grad(convolved, zeros, x, create_graph=recording)
+    return y if bias is None else y + bias.reshape(1, -1, 1, 1)

@@ -27,10 +27,13 @@ PyTorch does, so float32 picks the same windows as PyTorch in float32.
 ``return_indices=True`` also returns those positions as flat indices
 row * W + col into each input plane, as PyTorch does.
 """
+import math
+
 from minitl import backend, random
 from minitl.autograd import Function, Tensor
 from minitl.nn.conv import pair
 from minitl.nn.module import Module
+from minitl.ops.shape import Scatter
 
 
 def window_starts(samples, input_size, output_size, kernel):
@@ -88,6 +91,11 @@ class _FractionalMaxPool(Function):
         # (in output order, as PyTorch does, so float32 sums round alike).
         backend.scatter_add(grad.reshape(-1), self.positions.ravel(), gy.ravel())
         return (grad,)
+
+    def backward_graph(self, gy):
+        """The same scatter as a recorded op (its gradient takes the values back at the maxima's positions)."""
+        size = math.prod(self.input_shape)
+        return (Scatter(self.positions.ravel(), (size,))(gy.reshape(-1)).reshape(self.input_shape),)
 
 
 def _check_size_arguments(output_size, output_ratio):

@@ -8,7 +8,7 @@ The bigger ones live in their own files: convolution (conv.py), pooling
 from minitl import random
 from minitl.autograd import Tensor
 from minitl.nn.activations import leaky_relu, log_softmax, softmax
-from minitl.nn.conv import conv2d
+from minitl.nn.conv import conv2d, conv_transpose2d
 from minitl.nn.fractional_pool import fractional_max_pool2d
 from minitl.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from minitl.nn.normalization import batch_norm
@@ -52,7 +52,7 @@ def dropout2d(x, p=0.5, training=True):
     return x * _dropout_mask(x, p, x.shape[:2] + (1, 1))
 
 
-__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "dropout",
-           "dropout2d", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
+__all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+           "dropout", "dropout2d", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
            "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
 __all__ += ["fractional_max_pool2d"]

@@ -93,6 +93,45 @@ class Conv2d(Module):
         return text
 
 
+class ConvTranspose2d(Module):
+    """The transposed convolution of (N, C_in, H, W) with weight (C_in, C_out / groups, kH, kW): conv2d's adjoint.
+
+    Output size per spatial dim: (size - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+    PyTorch's initialisation, with fan_in = C_out / groups * kH * kW (the weight's dim 1 and kernel).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, device=None, dtype=None):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                             f"divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
+        self.output_padding, self.dilation = _pair(output_padding), _pair(dilation)
+        self.weight = _empty_parameter((in_channels, out_channels // groups, *self.kernel_size), device, dtype)
+        self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
 def _reset_weight_and_bias(weight, bias):
     """PyTorch's default for Linear and Conv: kaiming_uniform_(a=sqrt(5)), i.e. U(+-1/sqrt(fan_in)), for both."""
     init.kaiming_uniform_(weight, a=math.sqrt(5))

@@ -13,7 +13,7 @@ its derivative is s(x) - t.
 """
 from minitl import backend
 from minitl.autograd import Function
-from minitl.nn.activations import stable_log_softmax
+from minitl.nn.activations import Softmax, stable_log_softmax
 from minitl.ops.promotion import promote
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -68,6 +68,13 @@ class CrossEntropy(Function):
         grad[xp.arange(n), self.target] -= 1 - self.smoothing
         return (grad * gy[:, None],)
 
+    def backward_graph(self, gy):
+        xp = backend.get_array_module(self.log_probs)
+        n, classes = self.log_probs.shape
+        target_distribution = xp.full((n, classes), self.smoothing / classes, dtype=self.log_probs.dtype)
+        target_distribution[xp.arange(n), self.target] += 1 - self.smoothing
+        return ((Softmax(1)(self.inputs[0]) - target_distribution) * gy.unsqueeze(1),)
+
 
 def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy of logits (N, C) against integer class targets (N,)."""
@@ -108,6 +115,10 @@ class BCEWithLogits(Function):
         gx = gy * (sigmoid - self.t) if self.needs_input_grad[0] else None
         gt = -gy * self.x if self.needs_input_grad[1] else None
         return gx, gt
+
+    def backward_graph(self, gy):
+        x, t = self.inputs
+        return gy * (x.sigmoid() - t), -gy * x
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):

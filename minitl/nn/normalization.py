@@ -81,6 +81,28 @@ class BatchNorm(Function):
             g_bias = sum_g.reshape(-1)
         return gx, g_weight, g_bias
 
+    def backward_graph(self, g):
+        """The same formulas on the input tensors (create_graph): mean, var and xhat recomputed as ops."""
+        x, weight, _ = self.inputs
+        channel_shape = (1, -1) + (1,) * (x.ndim - 2)
+        dims = self.axes
+        if self.statistics is None:
+            centered = x - x.mean(dim=dims, keepdim=True)
+            inv_std = ((centered * centered).mean(dim=dims, keepdim=True) + self.eps) ** -0.5
+            xhat = centered * inv_std
+        else:
+            inv_std = self.inv_std
+            xhat = (x - self.mean) * inv_std
+        scale = weight.reshape(channel_shape) * inv_std
+        sum_g = g.sum(dim=dims, keepdim=True)
+        sum_g_xhat = (g * xhat).sum(dim=dims, keepdim=True)
+        if self.statistics is None:
+            count = g.numel() // g.shape[1]
+            gx = scale * (g - sum_g / count - xhat * (sum_g_xhat / count))
+        else:
+            gx = g * scale
+        return gx, sum_g_xhat.reshape(-1), sum_g.reshape(-1)
+
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Normalise each channel (dim 1); `running_mean`/`running_var` are arrays updated in place when training."""

@@ -86,6 +86,50 @@ class _Pool2d(Function):
                 grad[index] += patch_grad(offset, out=patch)
         return unpad_spatial(grad, self.padding)
 
+    def backward_graph(self, gy):
+        return (_PoolGradient(self)(gy),)
+
+    def adjoint(self, g):
+        """The adjoint of backward (gy -> dx), for double backward: g's patches combined as forward does."""
+        xp = backend.get_array_module(g)
+        padded = pad_spatial(g, self.padding, 0)
+        total = xp.zeros(padded[self.indices[0]].shape, dtype=g.dtype)
+        for offset, index in enumerate(self.indices):
+            total += padded[index] * self._patch_weight(offset)
+        return total
+
+
+class _PoolGradient(Function):
+    """dx = pool.backward(gy) as an op of its own (create_graph); its gradient is the adjoint of that linear map."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def forward(self, gy):
+        return self.pool.backward(gy)[0]
+
+    def backward(self, g):
+        return (self.pool.adjoint(g),)
+
+    def backward_graph(self, g):
+        return (_PoolAdjoint(self.pool)(g),)
+
+
+class _PoolAdjoint(Function):
+    """pool.adjoint(g) as an op (third and higher derivatives); its gradient is the pool's backward again."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def forward(self, g):
+        return self.pool.adjoint(g)
+
+    def backward(self, gy):
+        return self.pool.backward(gy)
+
+    def backward_graph(self, gy):
+        return (_PoolGradient(self.pool)(gy),)
+
 
 class MaxPool2d(_Pool2d):
     def forward(self, x):
@@ -112,6 +156,9 @@ class MaxPool2d(_Pool2d):
         xp = backend.get_array_module(gy)
         return (self._scatter(gy, lambda offset, out: xp.multiply(gy, self.argmax == offset, out=out)),)
 
+    def _patch_weight(self, offset):
+        return self.argmax == offset  # each window passes on the value at its maximum
+
 
 class AvgPool2d(_Pool2d):
     def forward(self, x):
@@ -124,6 +171,9 @@ class AvgPool2d(_Pool2d):
     def backward(self, gy):
         xp = backend.get_array_module(gy)
         return (self._scatter(gy, lambda offset, out: xp.divide(gy, len(self.indices), out=out)),)
+
+    def _patch_weight(self, offset):
+        return 1 / len(self.indices)
 
 
 def _pool_arguments(x, kernel_size, stride, padding, name):

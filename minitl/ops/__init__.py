@@ -2,7 +2,7 @@
 
 Each submodule holds one family of Functions with plain functions that call
 them; this file makes ``x + y``, ``x.sum(dim=1)``, ``x[0]``, ``x += 1``...
-call those functions, so ``Tensor`` itself (in autograd.py) stays about
+call those functions, so ``Tensor`` itself (in autograd/__init__.py) stays about
 autograd only.
 """
 from minitl.autograd import Tensor
@@ -50,7 +50,7 @@ _METHODS = {
     "sum": sum, "mean": mean, "max": max, "min": min, "amax": max, "amin": min, "var": var,
     "argmax": argmax, "argmin": argmin, "all": all, "any": any,
     "softmax": softmax, "log_softmax": log_softmax,
-    "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose,
+    "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose, "swapaxes": transpose,
     "t": t, "unsqueeze": unsqueeze, "squeeze": squeeze, "expand": expand, "matmul": matmul,
     "to": to, "clone": clone,
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "copy_": copy_, "fill_": fill_, "zero_": zero_,

@@ -14,6 +14,7 @@ import numpy as np
 from minitl import backend
 from minitl.autograd import Function, Tensor
 from minitl.ops.promotion import promote
+from minitl.ops.shape import where
 
 
 class Add(Function):
@@ -25,6 +26,8 @@ class Add(Function):
     def backward(self, gy):
         return gy, gy
 
+    backward_graph = backward
+
 
 class Sub(Function):
     """y = a - b;  da = gy, db = -gy."""
@@ -34,6 +37,8 @@ class Sub(Function):
 
     def backward(self, gy):
         return gy, -gy
+
+    backward_graph = backward
 
 
 class Mul(Function):
@@ -46,6 +51,10 @@ class Mul(Function):
     def backward(self, gy):
         return gy * self.b, gy * self.a
 
+    def backward_graph(self, gy):
+        a, b = self.inputs
+        return gy * b, gy * a
+
 
 class Div(Function):
     """y = a / b;  da = gy / b, db = -gy * a / b**2."""
@@ -55,7 +64,13 @@ class Div(Function):
         return a / b
 
     def backward(self, gy):
-        a, b = self.a, self.b
+        return self._gradients(gy, self.a, self.b)
+
+    def backward_graph(self, gy):
+        return self._gradients(gy, *self.inputs)
+
+    def _gradients(self, gy, a, b):
+        """The formulas, for arrays (backward) and for tensors (backward_graph) alike."""
         ga = gy / b if self.needs_input_grad[0] else None
         gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
         return ga, gb
@@ -77,11 +92,30 @@ class Pow(Function):
         a, b = self.a, self.b
         xp = backend.get_array_module(gy)
         ga = gb = None
-        with np.errstate(divide="ignore", invalid="ignore"):  # the infinities are masked out right away
-            if self.needs_input_grad[0]:
-                ga = gy * xp.where(b == 0, 0, b * a ** (b - 1))
-            if self.needs_input_grad[1]:
+        if self.needs_input_grad[0]:
+            exponent_zero = b == 0
+            if exponent_zero.any():
+                with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1, masked out right away
+                    ga = gy * xp.where(exponent_zero, 0, b * a ** (b - 1))
+            else:
+                ga = gy * b * a ** (b - 1)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):  # log(0), masked out right away
                 gb = gy * xp.where((a == 0) & (b >= 0), 0, self.y * xp.log(a))
+        return ga, gb
+
+    def backward_graph(self, gy):
+        """The same masks; the masked places get a harmless exponent (1) and base (1), so that no
+        infinity enters the recorded graph (0 * inf would turn higher derivatives into NaN)."""
+        a, b = self.inputs
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            exponent_zero = b.data == 0
+            exponent = where(exponent_zero, 1, b)
+            ga = gy * where(exponent_zero, 0, exponent * a ** (exponent - 1))
+        if self.needs_input_grad[1]:
+            base_zero = (a.data == 0) & (b.data >= 0)
+            gb = gy * where(base_zero, 0, a ** b * where(base_zero, 1, a).log())
         return ga, gb
 
 
@@ -93,6 +127,8 @@ class Neg(Function):
 
     def backward(self, gy):
         return (-gy,)
+
+    backward_graph = backward
 
 
 def add(a, b):

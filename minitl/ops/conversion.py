@@ -22,6 +22,9 @@ class Copy(Function):
     def backward(self, gy):
         return (backend.to_device(gy, self.x_device),)
 
+    def backward_graph(self, gy):
+        return (to(gy, self.x_device),)
+
 
 class Clone(Function):
     """y = a copy of x;  dx = gy."""
@@ -31,6 +34,8 @@ class Clone(Function):
 
     def backward(self, gy):
         return (gy,)
+
+    backward_graph = backward
 
 
 def clone(x):

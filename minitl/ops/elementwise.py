@@ -25,6 +25,9 @@ class Exp(Function):
     def backward(self, gy):
         return (gy * self.y,)
 
+    def backward_graph(self, gy):
+        return (gy * exp(self.inputs[0]),)
+
 
 class Log(Function):
     """y = ln x;  dx = gy / x."""
@@ -35,6 +38,9 @@ class Log(Function):
 
     def backward(self, gy):
         return (gy / self.x,)
+
+    def backward_graph(self, gy):
+        return (gy / self.inputs[0],)
 
 
 class Sqrt(Function):
@@ -47,6 +53,9 @@ class Sqrt(Function):
     def backward(self, gy):
         return (gy / (2 * self.y),)
 
+    def backward_graph(self, gy):
+        return (gy / (2 * sqrt(self.inputs[0])),)
+
 
 class Sin(Function):
     """y = sin x;  dx = gy * cos x."""
@@ -57,6 +66,9 @@ class Sin(Function):
 
     def backward(self, gy):
         return (gy * backend.get_array_module(gy).cos(self.x),)
+
+    def backward_graph(self, gy):
+        return (gy * cos(self.inputs[0]),)
 
 
 class Cos(Function):
@@ -69,6 +81,9 @@ class Cos(Function):
     def backward(self, gy):
         return (-gy * backend.get_array_module(gy).sin(self.x),)
 
+    def backward_graph(self, gy):
+        return (-gy * sin(self.inputs[0]),)
+
 
 class Abs(Function):
     """y = |x|;  dx = gy * sign(x)  (0 at x = 0, as in PyTorch)."""
@@ -80,6 +95,8 @@ class Abs(Function):
     def backward(self, gy):
         return (gy * backend.get_array_module(gy).sign(self.x),)
 
+    backward_graph = backward  # sign(x) is a constant array: gy * array is recorded
+
 
 class Tanh(Function):
     """y = tanh x;  dx = gy * (1 - y**2)."""
@@ -90,6 +107,10 @@ class Tanh(Function):
 
     def backward(self, gy):
         return (gy * (1 - self.y * self.y),)
+
+    def backward_graph(self, gy):
+        y = tanh(self.inputs[0])
+        return (gy * (1 - y * y),)
 
 
 class Sigmoid(Function):
@@ -108,6 +129,10 @@ class Sigmoid(Function):
     def backward(self, gy):
         return (gy * self.y * (1 - self.y),)
 
+    def backward_graph(self, gy):
+        y = sigmoid(self.inputs[0])
+        return (gy * y * (1 - y),)
+
 
 class ReLU(Function):
     """y = max(x, 0);  dx = gy where x > 0, else 0."""
@@ -118,6 +143,8 @@ class ReLU(Function):
 
     def backward(self, gy):
         return (gy * self.positive,)
+
+    backward_graph = backward  # the mask is a constant array
 
 
 class Clip(Function):
@@ -137,6 +164,8 @@ class Clip(Function):
 
     def backward(self, gy):
         return (gy * self.inside,)
+
+    backward_graph = backward
 
 
 def exp(x):

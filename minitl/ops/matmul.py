@@ -14,10 +14,6 @@ from minitl.autograd import Function, Tensor
 from minitl.ops.promotion import promote
 
 
-def _swap_last(m):
-    return m.swapaxes(-1, -2)
-
-
 class MatMul(Function):
     """y = a @ b;  da = gy @ b^T, db = a^T @ gy."""
 
@@ -26,18 +22,25 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, gy):
-        a, b = self.a, self.b
-        if b.ndim == 1:  # b was a column: y lost its last axis
+        return self._gradients(gy, self.a, self.b)
+
+    def backward_graph(self, gy):
+        return self._gradients(gy, *self.inputs)
+
+    def _gradients(self, gy, a, b):
+        """The formulas, for arrays (backward) and tensors (backward_graph) alike."""
+        a_is_row, b_is_column = a.ndim == 1, b.ndim == 1
+        if b_is_column:  # y lost its last axis
             b, gy = b[:, None], gy[..., None]
-        if a.ndim == 1:  # a was a row: y lost its second-to-last axis
+        if a_is_row:  # y lost its second-to-last axis
             a, gy = a[None, :], gy[..., None, :]
         ga = gb = None
         if self.needs_input_grad[0]:
-            ga = gy @ _swap_last(b)
-            ga = ga[..., 0, :] if self.a.ndim == 1 else ga
+            ga = gy @ b.swapaxes(-1, -2)
+            ga = ga[..., 0, :] if a_is_row else ga
         if self.needs_input_grad[1]:
-            gb = _swap_last(a) @ gy
-            gb = gb[..., 0] if self.b.ndim == 1 else gb
+            gb = a.swapaxes(-1, -2) @ gy
+            gb = gb[..., 0] if b_is_column else gb
         return ga, gb
 
 

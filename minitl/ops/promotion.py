@@ -22,12 +22,15 @@ DEFAULT_FLOAT = np.dtype(np.float32)
 CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
+_BOOL, _INT64 = np.dtype(bool), np.dtype(np.int64)
+
+
 def _number_dtype(value):
     """The dtype a Python (or NumPy) number has in the third tier."""
     if isinstance(value, (bool, np.bool_)):
-        return np.dtype(bool)
+        return _BOOL
     if isinstance(value, (int, np.integer)):
-        return np.dtype(np.int64)
+        return _INT64
     return DEFAULT_FLOAT
 
 
@@ -55,16 +58,30 @@ def _operand(value, op_name):
     raise TypeError(f"{op_name}: cannot use a {type(value).__name__} as an operand: wrap it with tl.tensor(...)")
 
 
+def _shared_dtype(operands):
+    """The common case without the tiers: tensors of one dtype, numbers of no higher category. Else None."""
+    dtype, number_category = None, 0
+    for v in operands:
+        if isinstance(v, Tensor):
+            if dtype is None:
+                dtype = v.data.dtype
+            elif v.data.dtype != dtype:
+                return None
+        else:
+            number_category = max(number_category, CATEGORY[_number_dtype(v).kind])
+    return dtype if CATEGORY[dtype.kind] >= number_category else None
+
+
 def promote(op_name, *operands, floating=False):
     """The operands as tensors of their common dtype (numbers become constants, tensors are cast differentiably).
 
     ``floating=True`` lifts an integer or bool result to the default float
     dtype (true division: ``int / int`` is float32, as in PyTorch).
     """
-    operands = [_operand(v, op_name) for v in operands]
-    dtype = result_dtype(*operands)
+    operands = [v if isinstance(v, Tensor) else _operand(v, op_name) for v in operands]
+    dtype = _shared_dtype(operands) or result_dtype(*operands)
     if floating and dtype.kind != "f":
         dtype = DEFAULT_FLOAT
-    like = next(v for v in operands if isinstance(v, Tensor))
-    xp = backend.get_array_module(like.data)
-    return [cast(v, dtype) if isinstance(v, Tensor) else Tensor(xp.asarray(v, dtype=dtype)) for v in operands]
+    xp = backend.get_array_module(*[v.data for v in operands if isinstance(v, Tensor)])
+    return [(v if v.data.dtype == dtype else cast(v, dtype)) if isinstance(v, Tensor) else Tensor(xp.asarray(v, dtype=dtype))
+            for v in operands]

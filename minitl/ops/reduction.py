@@ -66,6 +66,9 @@ class Sum(_Reduction):
         xp = backend.get_array_module(gy)
         return (xp.broadcast_to(self._unreduced(gy), self.x_shape),)
 
+    def backward_graph(self, gy):
+        return (self._unreduced(gy).expand(self.x_shape),)
+
 
 class Mean(_Reduction):
     """y = sum(x) / n over dims;  dx = gy / n broadcast back."""
@@ -76,6 +79,9 @@ class Mean(_Reduction):
     def backward(self, gy):
         xp = backend.get_array_module(gy)
         return (xp.broadcast_to(self._unreduced(gy) / self._count(), self.x_shape),)
+
+    def backward_graph(self, gy):
+        return ((self._unreduced(gy) / self._count()).expand(self.x_shape),)
 
 
 class Extremum(_Reduction):
@@ -97,6 +103,10 @@ class Extremum(_Reduction):
         ties = self.hits.sum(axis=self.dims, keepdims=True, dtype=gy.dtype)
         return (self.hits * (self._unreduced(gy) / ties),)
 
+    def backward_graph(self, gy):
+        ties = self.hits.sum(axis=self.dims, keepdims=True, dtype=gy.dtype)
+        return ((self._unreduced(gy) / ties) * self.hits,)  # hits and ties are constant arrays
+
 
 class Var(_Reduction):
     """y = sum((x - mean)**2) / (n - correction);  dx = gy * 2 (x - mean) / (n - correction).
@@ -116,6 +126,11 @@ class Var(_Reduction):
 
     def backward(self, gy):
         return (self._unreduced(gy) * (2 / self.denominator) * self.centered,)
+
+    def backward_graph(self, gy):
+        x = self.inputs[0]
+        centered = x - x.mean(dim=self.dims, keepdim=True)
+        return (self._unreduced(gy) * (2 / self.denominator) * centered,)
 
 
 def _resolve(dim, axis, keepdim, keepdims):

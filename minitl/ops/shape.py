@@ -30,6 +30,8 @@ class Reshape(Function):
     def backward(self, gy):
         return (gy.reshape(self.x_shape),)
 
+    backward_graph = backward  # Tensor.reshape records itself
+
 
 class Permute(Function):
     """y = x with its axes reordered;  dx = gy with the inverse order."""
@@ -41,10 +43,16 @@ class Permute(Function):
         return x.transpose(self.axes)
 
     def backward(self, gy):
+        return (gy.transpose(self._inverse()),)
+
+    def backward_graph(self, gy):
+        return (gy.permute(self._inverse()),)
+
+    def _inverse(self):
         inverse = [0] * len(self.axes)
         for position, axis in enumerate(self.axes):
             inverse[axis] = position
-        return (gy.transpose(inverse),)
+        return inverse
 
 
 class Expand(Function):
@@ -58,6 +66,8 @@ class Expand(Function):
 
     def backward(self, gy):
         return (gy,)
+
+    backward_graph = backward
 
 
 class GetItem(Function):
@@ -75,14 +85,38 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        gx = xp.zeros(self.x_shape, dtype=gy.dtype)
-        parts = self.index if isinstance(self.index, tuple) else (self.index,)
-        if any(backend.is_array(p) and p.dtype.kind in "iu" for p in parts):
-            backend.scatter_add(gx, self.index, gy)
-        else:
-            gx[self.index] = gy
-        return (gx,)
+        return (_scattered(gy, self.index, self.x_shape),)
+
+    def backward_graph(self, gy):
+        return (Scatter(self.index, self.x_shape)(gy),)
+
+
+def _scattered(values, index, shape):
+    """zeros(shape) with `values` added at `index` (repeated integer indices add up)."""
+    xp = backend.get_array_module(values)
+    target = xp.zeros(shape, dtype=values.dtype)
+    parts = index if isinstance(index, tuple) else (index,)
+    if any(backend.is_array(p) and p.dtype.kind in "iu" for p in parts):
+        backend.scatter_add(target, index, values)
+    else:
+        target[index] = values
+    return target
+
+
+class Scatter(Function):
+    """y = zeros with x added at `index` (GetItem's backward, as an op for create_graph);  dx = gy[index]."""
+
+    def __init__(self, index, shape):
+        self.index, self.shape = index, shape
+
+    def forward(self, x):
+        return _scattered(x, self.index, self.shape)
+
+    def backward(self, gy):
+        return (gy[self.index],)
+
+    def backward_graph(self, gy):
+        return (GetItem(self.index)(gy),)
 
 
 def _index_array(part, xp):
@@ -109,9 +143,11 @@ class Cat(Function):
         for size in self.sizes:
             index = [slice(None)] * gy.ndim
             index[self.dim] = slice(start, start + size)
-            grads.append(gy[tuple(index)])
+            grads.append(gy[tuple(index)])  # Tensor indexing records itself under create_graph
             start += size
         return tuple(grads)
+
+    backward_graph = backward
 
 
 class Where(Function):
@@ -129,6 +165,9 @@ class Where(Function):
         gb = xp.where(self.condition, 0, gy) if self.needs_input_grad[1] else None
         return ga, gb
 
+    def backward_graph(self, gy):
+        return where(self.condition, gy, 0), where(self.condition, 0, gy)
+
 
 class Pad(Function):
     """y = x surrounded by a constant;  dx = the middle of gy."""
@@ -142,6 +181,8 @@ class Pad(Function):
 
     def backward(self, gy):
         return (gy[tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.widths))],)
+
+    backward_graph = backward
 
 
 def reshape(x, *shape):
