@@ -18,6 +18,9 @@ cached; $MINITL_WEIGHTS_DIR is searched first) or the path of any checkpoint
 with torchvision's ResNet-18 key names (.pth, .safetensors or minitl .npz).
 Prints validation accuracy per mode, saves learning curves, the fine-tuned
 model (minitl .npz) and a results.json in --out.
+
+Everything is checked before any work (Pillow, the folders, the weights), and
+--out is only created once training can start.
 """
 import argparse
 import json
@@ -27,24 +30,55 @@ import time
 import minitl as tl
 from minitl import models, nn, optim, transfer
 from minitl.data import DataLoader, ImageFolder, TensorDataset, transforms
+from minitl.models.weights import WEIGHTS_ENV
 from minitl.optim.lr_scheduler import StepLR
 from minitl.train import fit, plot_history
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's weights expect these
+NEEDS = f"""needs:
+  Pillow, to read the images: pip install "minitl[data]" (or pip install pillow)
+  matplotlib, for the curves: pip install "minitl[demos]"
+  the weights: --weights imagenet is torchvision's resnet18-f37072fd.pth, looked for in ${WEIGHTS_ENV}, then
+  in the cache (~/.cache/minitl, or $MINITL_CACHE), else downloaded once (45 MB); or give a checkpoint path"""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help shows each option's default and keeps the description's and epilog's line breaks."""
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, epilog=NEEDS, formatter_class=HelpFormatter)
     parser.add_argument("data", help="folder with train/ and val/, each holding one subfolder per class")
-    parser.add_argument("--weights", default="imagenet", help="'imagenet' or a checkpoint path")
-    parser.add_argument("--mode", choices=("features", "finetune", "both"), default="both")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--weights", default="imagenet", help="'imagenet' or a ResNet-18 checkpoint path")
+    parser.add_argument("--mode", choices=("features", "finetune", "both"), default="both",
+                        help="frozen features + linear head, full fine-tuning, or both")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs per mode")
     parser.add_argument("--lr", type=float, default=1e-3, help="the head's learning rate (SGD, momentum 0.9)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="images per batch")
     parser.add_argument("--image-size", type=int, default=224, help="images are resized to this square size")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="outputs/imagefolder")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the head's initialisation and the shuffling")
+    parser.add_argument("--out", default="outputs/imagefolder", help="folder for curves, models, results.json")
     return parser.parse_args(argv)
+
+
+def check_pillow():
+    try:
+        import PIL  # noqa: F401
+    except ImportError:
+        raise SystemExit('finetune_imagefolder.py reads images with Pillow, which is not installed: '
+                         'pip install "minitl[data]"') from None
+
+
+def pretrained_resnet18(weights):
+    """ResNet-18 with `weights`; a short SystemExit when they cannot be found or are another architecture's."""
+    try:
+        return models.resnet18(weights=weights)
+    except (ValueError, RuntimeError) as error:
+        summary = str(error).splitlines()[0]
+        if "loading state_dict" in summary:  # load_state_dict lists every mismatched key: too long to show
+            summary = "its parameter names or shapes are not ResNet-18's (a checkpoint of another architecture?)"
+        raise SystemExit(f"--weights {weights}: cannot load it into torchvision's ResNet-18 (resnet18): "
+                         f"{summary}") from None
 
 
 def image_folders(root, size, augment):
@@ -69,7 +103,7 @@ def train_features(args, train, val):
 
     `train` comes without augmentation: the cache holds one view of each image.
     """
-    model = transfer.freeze(models.resnet18(weights=args.weights))
+    model = transfer.freeze(pretrained_resnet18(args.weights))
     train_features = transfer.extract_features(model, DataLoader(train, batch_size=args.batch_size))
     val_features = transfer.extract_features(model, DataLoader(val, batch_size=args.batch_size))
     head = nn.Linear(train_features[0].shape[1], len(train.classes))
@@ -82,7 +116,7 @@ def train_features(args, train, val):
 
 def train_finetune(args, train, val):
     """Everything trained, the backbone at lr / 10; the learning rate drops 10x after 70% of the epochs."""
-    model = models.resnet18(weights=args.weights)
+    model = pretrained_resnet18(args.weights)
     head = transfer.replace_head(model, len(train.classes))
     optimizer = optim.SGD(transfer.discriminative_param_groups(model, head, lr=args.lr), momentum=0.9)
     loader = DataLoader(train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
@@ -93,6 +127,9 @@ def train_finetune(args, train, val):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_pillow()
+    image_folders(args.data, args.image_size, augment=False)  # the folders and their classes
+    pretrained_resnet18(args.weights)  # the weights: found, and ResNet-18's
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     modes = ("features", "finetune") if args.mode == "both" else (args.mode,)

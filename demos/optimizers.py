@@ -52,7 +52,15 @@ FUNCTIONS = {
     "saddle": lambda x, y: x ** 2 / 2 + y ** 4 / 4 - y ** 2 / 2,
 }
 
-# name -> (start, minimum value, steps, plot window (xmin, xmax, ymin, ymax), lr for each optimizer)
+# name -> the points where the gradient is zero, with what they are (marked on the plots)
+CRITICAL_POINTS = {
+    "ravine": [((0.0, 0.0), "minimum")],
+    "rosenbrock": [((1.0, 1.0), "minimum")],
+    "saddle": [((0.0, 0.0), "saddle"), ((0.0, 1.0), "minimum"), ((0.0, -1.0), "minimum")],
+}
+
+# name -> (start, minimum value, steps, plot window (xmin, xmax, ymin, ymax), lr for each optimizer);
+# the window grows to keep every trajectory in view
 SETTINGS = {
     "ravine": ((-9.0, 2.0), 0.0, 300, (-10, 2, -2.5, 2.5),
                {"SGD": 0.19, "Momentum": 0.05, "Nesterov": 0.05, "AdaGrad": 2.0, "RMSProp": 0.05, "Adam": 0.5}),
@@ -101,26 +109,45 @@ def steps_to_threshold(losses, f_min):
     return int(below[0]) if below.size else None
 
 
-def plot_function(plt, name, runs, out_dir):
+def view(window, runs, marked):
+    """(x0, x1, y0, y1): the function's window, grown (with a 5 % margin) to hold every trajectory and
+    the `marked` points."""
+    points = np.concatenate([points for points, _ in runs.values()] + [np.array(marked).reshape(-1, 2)])
+    x0, x1 = min(window[0], points[:, 0].min()), max(window[1], points[:, 0].max())
+    y0, y1 = min(window[2], points[:, 1].min()), max(window[3], points[:, 1].max())
+    dx, dy = 0.05 * (x1 - x0), 0.05 * (y1 - y0)
+    return x0 - dx, x1 + dx, y0 - dy, y1 + dy
+
+
+def plot_function(name, runs, out_dir):
+    from matplotlib.figure import Figure
+
     f = FUNCTIONS[name]
-    start, f_min, _, (x0, x1, y0, y1), _ = SETTINGS[name]
-    fig, (ax, ax_loss) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1.4, 1]})
+    start, f_min, _, window, lrs = SETTINGS[name]
+    fig = Figure(figsize=(13, 5.2))
+    ax, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+    x0, x1, y0, y1 = view(window, runs, [point for point, _ in CRITICAL_POINTS[name]])
     X, Y = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
     Z = f(X, Y) - f_min
     ax.contour(X, Y, Z, levels=np.geomspace(max(Z.min(), 1e-3), Z.max(), 25), cmap="Greys", linewidths=0.6)
     for optimizer_name, (points, losses) in runs.items():
+        label = f"{optimizer_name} (lr {lrs[optimizer_name]:g})"
         ax.plot(points[:, 0], points[:, 1], ".-", color=COLORS[optimizer_name], markersize=2.5, linewidth=1,
-                label=optimizer_name)
-        ax_loss.semilogy(np.maximum(losses - f_min, 1e-12), color=COLORS[optimizer_name], label=optimizer_name)
+                label=label)
+        ax_loss.semilogy(np.maximum(losses - f_min, 1e-12), color=COLORS[optimizer_name], label=label)
     ax.plot(*start, "ko")
+    ax.annotate("start", start, textcoords="offset points", xytext=(6, 6))
+    for point, kind in CRITICAL_POINTS[name]:
+        ax.plot(*point, "*" if kind == "minimum" else "X", color="k", markersize=12, markerfacecolor="gold")
+        ax.annotate(kind, point, textcoords="offset points", xytext=(8, -12), fontweight="bold")
     ax.set(xlim=(x0, x1), ylim=(y0, y1), title=f"{name}: trajectories from {start}", xlabel="x", ylabel="y")
     ax.legend(loc="best", fontsize=8)
-    ax_loss.axhline(THRESHOLD, color="k", linestyle=":", linewidth=0.8)
-    ax_loss.set(title="f - min f", xlabel="step")
+    ax_loss.axhline(THRESHOLD, color="k", linestyle=":", linewidth=0.8, label=f"{THRESHOLD:g}: 'reached' threshold")
+    ax_loss.set(title=f"{name}: distance to the minimum", xlabel="step", ylabel="f(x, y) - min f (log scale)")
+    ax_loss.legend(loc="best", fontsize=8)
     fig.tight_layout()
     path = out_dir / f"trajectories_{name}.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -176,9 +203,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="a few steps of everything (for tests)")
     args = parser.parse_args(argv)
 
-    import matplotlib  # imported here: the demo's dependency, not minitl's
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # imported here: the demo's dependency, not minitl's
 
     out_dir = pathlib.Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -192,11 +217,12 @@ def main(argv=None):
             reached = steps_to_threshold(losses, f_min)
             print(f"{name:<11} {opt_name:<9} {lrs[opt_name]:>7g} {losses[-1] - f_min:>16.3e} "
                   f"{'-' if reached is None else reached:>16}")
-        print(f"saved {plot_function(plt, name, runs, out_dir)}")
+        print(f"saved {plot_function(name, runs, out_dir)}")
 
     data = spiral_data()
     steps = 10 if args.quick else 300
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     print(f"\n{'MLP on spirals':<21} {'lr':>7} {'final loss':>11} {'train accuracy':>15}")
     for opt_name, lr in MLP_LRS.items():
         losses, accuracy = train_mlp(opt_name, lr, steps, data)
@@ -208,7 +234,6 @@ def main(argv=None):
     fig.tight_layout()
     path = out_dir / "mlp_loss_curves.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     print(f"saved {path}")
     print(f"done in {time.perf_counter() - started:.1f} s")
 

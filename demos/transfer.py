@@ -23,25 +23,36 @@ of LR_GRID on validation images, after training on one extra k-shot draw. Test
 images are used for nothing but the results: mean +- std over several seeds
 (each seed draws other k-shot images).
 
-    python demos/transfer.py            # about 9 minutes on 2 CPU cores
+    python demos/transfer.py            # 13 min on a quiet 2-core machine, up to an hour under load
     python demos/transfer.py --quick    # a smoke test in seconds
 
 Data and weights come from $MINITL_DATA_DIR and $MINITL_WEIGHTS_DIR when set
-(no network needed), else from the cache or their public URLs.
+(no network needed), else from the cache or their public URLs; all three
+files are looked for before anything is trained. A fixed seed gives the same
+numbers run to run with the same thread count (OMP_NUM_THREADS /
+OPENBLAS_NUM_THREADS); another thread count may change the last digits.
 """
 import argparse
 import json
+import os
 import pathlib
+import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 import minitl as tl
-from minitl import models, nn, optim, transfer
-from minitl.data import DataLoader, MNIST, TensorDataset, transforms
+from minitl import hub, models, nn, optim, transfer
+from minitl.data import MNIST, DataLoader, TensorDataset, transforms
+from minitl.data.datasets import DATA_ENV, MNIST_SHA256, MNIST_URL
+from minitl.models.weights import WEIGHTS_ENV
 from minitl.train import evaluate, fit, plot_history
 
-CIFAR_MEAN, CIFAR_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # what the ResNet-20 was trained with
+# ImageNet's channel statistics: akamaster's trainer.py normalises CIFAR-10 with these (not CIFAR-10's own),
+# so they are what the pretrained ResNet-20 expects.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LR_GRID = (1e-3, 3e-3, 1e-2)  # Adam learning rates tried for each method (for fine-tuning: the head's)
 
 
@@ -56,6 +67,35 @@ def parse_args():
 
 
 # -- data ------------------------------------------------------------------------------------
+MNIST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+CHECKPOINT = models.REGISTRY[("resnet20", "cifar10")]
+
+
+def missing_files():
+    """One line per file the demo needs but can neither find ($MINITL_DATA_DIR, $MINITL_WEIGHTS_DIR, the
+    cache) nor download; an empty list when all are there (downloaded ones are then in the cache)."""
+    needed = [(hub.RemoteFile(f"mnist/{name}", MNIST_URL + name, MNIST_SHA256[name]), "data", DATA_ENV)
+              for name in MNIST_FILES] + [(CHECKPOINT, "weights", WEIGHTS_ENV)]
+    missing = []
+    for remote, kind, env in needed:
+        try:
+            hub.fetch(remote, kind, env)
+        except (RuntimeError, ValueError) as error:  # not found and no download, or a corrupt file
+            missing.append(f"  {remote.filename}: {error}")
+    return missing
+
+
+def check_files_or_exit():
+    """Stop before any training, with one message naming every missing file and both variables."""
+    missing = missing_files()
+    if missing:
+        settings = ", ".join(f"${env}={os.environ.get(env) or '(unset)'}" for env in (DATA_ENV, WEIGHTS_ENV))
+        sys.exit(f"demos/transfer.py needs {len(missing)} file(s) it cannot find or download; nothing was run.\n"
+                 + "\n".join(missing) + f"\nPut the MNIST test files ({', '.join(MNIST_FILES)}) in "
+                 f"${DATA_ENV}/mnist/ and {CHECKPOINT.filename} in ${WEIGHTS_ENV} (now {settings}), e.g.\n"
+                 f"  {DATA_ENV}=../shared/data {WEIGHTS_ENV}=../shared/pretrained python demos/transfer.py")
+
+
 def mnist_arrays():
     """The 10,000 MNIST test images as float32 (N, 1, 28, 28) in [0, 1], and their labels."""
     mnist = MNIST(train=False)
@@ -63,9 +103,9 @@ def mnist_arrays():
 
 
 def as_cifar_input(images):
-    """28x28 grey digits as the 32x32 RGB, CIFAR-normalised input the ResNet-20 expects."""
+    """28x28 grey digits as the 32x32 RGB, normalised input the ResNet-20 expects."""
     prepare = transforms.Compose([transforms.Resize(32), transforms.GrayscaleToRGB(),
-                                  transforms.Normalize(CIFAR_MEAN, CIFAR_STD)])
+                                  transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
     return np.stack([prepare(image) for image in images])
 
 
@@ -79,79 +119,132 @@ def loader(images, labels, batch_size, shuffle=False, seed=None):
     return DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
+# -- a task -----------------------------------------------------------------------------------------
+@dataclass
+class Task:
+    """One transfer task: its images, how they split, and the networks the three methods start from.
+
+    The pool splits into training images (k-shot draws come from these only), validation images (to
+    choose learning rates) and test images (the results); see make_task.
+    """
+    images: np.ndarray  # every image of the task, as the networks take them
+    targets: np.ndarray  # their classes, 0 .. num_classes - 1
+    labels: np.ndarray  # their original labels (k images are drawn per label in `classes`)
+    classes: range
+    pool: np.ndarray  # indices that k-shot training images are drawn from
+    num_classes: int
+    pretrained: nn.Module  # frozen: computes the cached features
+    load_pretrained: Callable[[], nn.Module]  # a fresh pretrained copy, for fine-tuning
+    build: Callable[[], nn.Module]  # a freshly initialised network, for training from scratch
+    val: DataLoader
+    test: DataLoader
+    val_features: DataLoader  # the frozen network's features of the validation images
+    test_features: DataLoader
+
+    def evaluation_loader(self, split, *, features=False):
+        """The validation ("val") or test ("test") images, or their cached features."""
+        return getattr(self, f"{split}_features" if features else split)
+
+
+def make_task(*, images, targets, labels, pool, classes, pretrained, load_pretrained, build, num_classes,
+              test_size, val_size):
+    """The Task: the last test_size images of the pool are for testing, the val_size before them for validation."""
+    test_idx, val_idx = pool[-test_size:], pool[-test_size - val_size:-test_size]
+    val, test = loader(images[val_idx], targets[val_idx], 256), loader(images[test_idx], targets[test_idx], 256)
+    return Task(images=images, targets=targets, labels=labels, classes=classes, pool=pool[:-test_size - val_size],
+                num_classes=num_classes, pretrained=pretrained, load_pretrained=load_pretrained, build=build,
+                val=val, test=test, val_features=loader(*transfer.extract_features(pretrained, val), 256),
+                test_features=loader(*transfer.extract_features(pretrained, test), 256))
+
+
 # -- the three methods: each trains on (images, labels), returns (accuracy on a split, history) ----------
-def train_scratch(setup, images, labels, split, epochs, lr, seed):
+# With watch=True the history also holds the validation loss and accuracy of every epoch (for the curves;
+# evaluating changes nothing in the run).
+def train_scratch(task, images, labels, *, split, epochs, lr, seed, watch=False):
     tl.manual_seed(seed)
-    model = setup["build"]()
+    model = task.build()
     history = fit(model, loader(images, labels, 50, shuffle=True, seed=seed), optim.Adam(model.parameters(), lr=lr),
-                  epochs, progress=False)
-    return evaluate(model, setup[split])[1], history
+                  epochs, val_loader=task.val if watch else None, progress=False)
+    return evaluate(model, task.evaluation_loader(split))[1], history
 
 
-def train_frozen(setup, images, labels, split, epochs, lr, seed):
+def train_frozen(task, images, labels, *, split, epochs, lr, seed, watch=False):
     """A linear head on cached features of the frozen network (the cheap CPU path)."""
     tl.manual_seed(seed)
-    features, _ = transfer.extract_features(setup["pretrained"], loader(images, labels, 256))
-    head = nn.Linear(features.shape[1], setup["num_classes"])
+    features, _ = transfer.extract_features(task.pretrained, loader(images, labels, 256))
+    head = nn.Linear(features.shape[1], task.num_classes)
     history = fit(head, loader(features, labels, 50, shuffle=True, seed=seed), optim.Adam(head.parameters(), lr=lr),
-                  epochs, progress=False)
-    return evaluate(head, setup[split + "_features"])[1], history
+                  epochs, val_loader=task.val_features if watch else None, progress=False)
+    return evaluate(head, task.evaluation_loader(split, features=True))[1], history
 
 
-def train_fine_tune(setup, images, labels, split, epochs, lr, seed):
+def train_fine_tune(task, images, labels, *, split, epochs, lr, seed, watch=False):
     """Everything trained; the backbone at lr / 10 (discriminative learning rates)."""
     tl.manual_seed(seed)
-    model = setup["load_pretrained"]()
-    head = transfer.replace_head(model, setup["num_classes"])
+    model = task.load_pretrained()
+    head = transfer.replace_head(model, task.num_classes)
     opt = optim.Adam(transfer.discriminative_param_groups(model, head, lr=lr))
-    history = fit(model, loader(images, labels, 50, shuffle=True, seed=seed), opt, epochs, progress=False)
-    return evaluate(model, setup[split])[1], history
+    history = fit(model, loader(images, labels, 50, shuffle=True, seed=seed), opt, epochs,
+                  val_loader=task.val if watch else None, progress=False)
+    return evaluate(model, task.evaluation_loader(split))[1], history
 
 
 METHODS = {"scratch": train_scratch, "frozen": train_frozen, "fine-tune": train_fine_tune}
 
 
 # -- experiments -------------------------------------------------------------------------------------
-def draw(setup, k, seed):
+def draw(task, k, seed):
     """k labelled images per class from the training pool: the seed decides which."""
-    chosen = k_shot(setup["labels"], setup["pool"], setup["classes"], k, np.random.default_rng(seed))
-    return setup["images"][chosen], setup["targets"][chosen]
+    chosen = k_shot(task.labels, task.pool, task.classes, k, np.random.default_rng(seed))
+    return task.images[chosen], task.targets[chosen]
 
 
-def choose_learning_rates(name, setup, k, epochs_for):
+def choose_learning_rates(name, task, *, k, epochs_for):
     """Each method's Adam learning rate: the best of LR_GRID on the validation images.
 
     The same rule for every method and k: train on one k-shot draw that no
     reported run uses (seed 100), score on the validation split (never the
     test split).
     """
-    images, labels = draw(setup, k, seed=100)
+    images, labels = draw(task, k, seed=100)
     chosen = {}
     for method, train in METHODS.items():
-        scores = {lr: train(setup, images, labels, "val", epochs_for(len(labels)), lr, 100)[0] for lr in LR_GRID}
+        print(f"  {name} {method:<9} validation accuracy by lr:", end="", flush=True)
+        scores = {}
+        for lr in LR_GRID:  # each result printed as it comes: a fine-tuning run can take minutes
+            start = time.time()
+            scores[lr] = train(task, images, labels, split="val", epochs=epochs_for(len(labels)), lr=lr, seed=100)[0]
+            print(f" {lr:g} {scores[lr]:.1%} ({time.time() - start:.0f} s)", end="", flush=True)
         chosen[method] = max(scores, key=scores.get)
-        print(f"  {name} {method:<9} validation accuracy by lr: " +
-              ", ".join(f"{lr:g} {acc:.1%}" for lr, acc in scores.items()) + f" -> lr {chosen[method]:g}", flush=True)
+        print(f" -> lr {chosen[method]:g}", flush=True)
     return chosen
 
 
-def run_experiment(name, setup, ks, seeds, epochs_for):
-    """(accuracies[method][k] = list over seeds, lrs[method][k]); prints one line per run."""
+def run_experiment(name, task, *, ks, seeds, epochs_for):
+    """(accuracies[method][k] = list over seeds, lrs[method][k], curves); prints one line per run.
+
+    The last fine-tuning run (largest k, last seed) also records validation scores per epoch:
+    `curves` = (history, k, seed, lr), for its figure.
+    """
     results = {method: {k: [] for k in ks} for method in METHODS}
     lrs = {method: {} for method in METHODS}
     for k in ks:
-        for method, lr in choose_learning_rates(f"{name} k={k:<3d}", setup, k, epochs_for).items():
+        for method, lr in choose_learning_rates(f"{name} k={k:<3d}", task, k=k, epochs_for=epochs_for).items():
             lrs[method][k] = lr
         for seed in range(seeds):
-            images, labels = draw(setup, k, seed)
-            start = time.time()
+            images, labels = draw(task, k, seed)
+            print(f"  {name} k={k:<3d} seed {seed}:", end="", flush=True)
             for method, train in METHODS.items():
-                accuracy, history = train(setup, images, labels, "test", epochs_for(len(labels)), lrs[method][k], seed)
+                start = time.time()
+                watch = method == "fine-tune" and (k, seed) == (ks[-1], seeds - 1)
+                accuracy, history = train(task, images, labels, split="test", epochs=epochs_for(len(labels)),
+                                          lr=lrs[method][k], seed=seed, watch=watch)
                 results[method][k].append(accuracy)
-            print(f"  {name} k={k:<3d} seed {seed}: " + ", ".join(
-                f"{m} {results[m][k][-1]:.1%}" for m in METHODS) + f"  ({time.time() - start:.0f} s)", flush=True)
-    setup["last_history"] = history  # fine-tuning's, the last method
-    return results, lrs
+                print(f" {method} {accuracy:.1%} ({time.time() - start:.0f} s)", end="", flush=True)
+                if watch:
+                    curves = (history, k, seed, lrs[method][k])
+            print(flush=True)
+    return results, lrs, curves
 
 
 def lenet_on_conv_features(num_classes=5):
@@ -169,7 +262,7 @@ def lenet_on_conv_features(num_classes=5):
     return model
 
 
-def split_mnist_setup(images, labels, quick):
+def pretrain_split_mnist(images, labels, *, quick):
     """Pretrain LeNet-5 on every image of digits 0-4; the new task is digits 5-9."""
     source = np.flatnonzero(labels < 5)[: 500 if quick else None]
     tl.manual_seed(0)
@@ -191,19 +284,6 @@ def split_mnist_setup(images, labels, quick):
     return pool, targets, transfer.freeze(load_pretrained()), load_pretrained
 
 
-def build_setup(images, targets, labels, pool, classes, pretrained, load_pretrained, build, num_classes,
-                test_size, val_size):
-    """Everything run_experiment needs. The pool splits into training images (k-shot draws come
-    from these only), validation images (to choose learning rates) and test images (the results)."""
-    test_idx, val_idx = pool[-test_size:], pool[-test_size - val_size:-test_size]
-    setup = dict(images=images, targets=targets, labels=labels, pool=pool[:-test_size - val_size], classes=classes,
-                 pretrained=pretrained, load_pretrained=load_pretrained, build=build, num_classes=num_classes)
-    for split, indices in (("test", test_idx), ("val", val_idx)):
-        setup[split] = loader(images[indices], targets[indices], 256)
-        setup[split + "_features"] = loader(*transfer.extract_features(pretrained, setup[split]), 256)
-    return setup
-
-
 def summary_table(title, results, ks, lrs):
     """Accuracy as mean +- std over seeds, and the learning rate chosen, per method and k."""
     lines = [title, f"{'method':<10}" + "".join(f"{f'k={k}':>31}" for k in ks)]
@@ -221,30 +301,38 @@ def results_json(results, ks, lrs):
                      for k in ks} for method in METHODS}
 
 
-def plot_results(all_results, path):
-    """One panel per experiment: a group of bars per k (one bar per method), mean +- std over seeds."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_results(all_results, seeds, path):
+    """One panel per experiment: a group of bars per k (one bar per method), each labelled with its mean,
+    error bars +- 1 std over the seeds."""
+    from matplotlib.figure import Figure
 
-    figure, axes = plt.subplots(1, len(all_results), figsize=(6 * len(all_results), 4), squeeze=False)
+    figure = Figure(figsize=(6 * len(all_results), 4.4))
+    axes = figure.subplots(1, len(all_results), squeeze=False)[0]
     width = 0.8 / len(METHODS)
-    for axis, (title, (results, ks, _)) in zip(axes[0], all_results.items()):
+    for axis, (title, (results, ks, _)) in zip(axes, all_results.items()):
         for i, method in enumerate(METHODS):
             means = [100 * np.mean(results[method][k]) for k in ks]
             stds = [100 * np.std(results[method][k]) for k in ks]
-            axis.bar(np.arange(len(ks)) + (i - 1) * width, means, width, yerr=stds, capsize=4, label=method)
+            bars = axis.bar(np.arange(len(ks)) + (i - 1) * width, means, width, yerr=stds, capsize=4, label=method)
+            axis.bar_label(bars, labels=[f"{m:.1f}" for m in means], padding=2, fontsize=8)
         axis.set(xticks=range(len(ks)), xticklabels=[f"k={k}" for k in ks], xlabel="labelled images per class",
-                 ylabel="test accuracy (%)", ylim=(0, 115), yticks=range(0, 101, 20), title=title)
+                 ylabel=f"test accuracy (%), mean +- 1 std over {seeds} seed{'s' * (seeds > 1)}", ylim=(0, 119),
+                 yticks=range(0, 101, 20), title=title)
         axis.grid(alpha=0.3, axis="y")
         axis.legend(loc="upper center", ncols=len(METHODS))
     figure.tight_layout()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
+
+
+def plot_curves(curves, path, experiment):
+    """Training and validation curves of the run run_experiment watched (last fine-tuning run)."""
+    history, k, seed, lr = curves
+    return plot_history(history, path, title=f"{experiment}: fine-tuning, k={k} per class, seed {seed}, lr {lr:g}")
 
 
 def main():
     args = parse_args()
+    check_files_or_exit()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     seeds = 1 if args.quick else args.seeds
@@ -253,30 +341,36 @@ def main():
     all_results, tables = {}, []
 
     print("Experiment A: split MNIST, LeNet-5 pretrained on digits 0-4 -> digits 5-9")
-    pool, targets, pretrained, load_pretrained = split_mnist_setup(images, labels, args.quick)
+    pool, targets, pretrained, load_pretrained = pretrain_split_mnist(images, labels, quick=args.quick)
     ks = [5, 10] if args.quick else [5, 10, 50]
-    setup = build_setup(images, targets, labels, pool, range(5, 10), pretrained, load_pretrained,
-                        lenet_on_conv_features, 5, 200 if args.quick else 2000, 100 if args.quick else 500)
-    results, lrs = run_experiment("A", setup, ks, seeds, lambda n: 2 if args.quick else max(10, args.budget // n))
-    plot_history(setup["last_history"], out / "a_fine_tune_curves.png", title="A: fine-tune, last run")
+    task = make_task(images=images, targets=targets, labels=labels, pool=pool, classes=range(5, 10),
+                     pretrained=pretrained, load_pretrained=load_pretrained, build=lenet_on_conv_features,
+                     num_classes=5, test_size=200 if args.quick else 2000, val_size=100 if args.quick else 500)
+    results, lrs, curves = run_experiment("A", task, ks=ks, seeds=seeds,
+                                          epochs_for=lambda n: 2 if args.quick else max(10, args.budget // n))
+    plot_curves(curves, out / "a_fine_tune_curves.png", "A")
     all_results["A: LeNet-5, digits 0-4 -> 5-9"] = (results, ks, lrs)
     tables.append(summary_table("A: split MNIST, test accuracy % (digits 5-9)", results, ks, lrs))
 
     print("Experiment B: ResNet-20 pretrained on CIFAR-10 (PyTorch checkpoint) -> MNIST at 32x32x3")
     subset = np.arange(600 if args.quick else 4000)
+    print(f"  resizing {len(subset)} digits to 32x32x3 and caching the frozen ResNet-20's features of the "
+          "validation and test images...", flush=True)
     rgb = as_cifar_input(images[subset])
     resnet = models.resnet20(weights="cifar10")
     transfer.freeze(resnet)
     ks = [10] if args.quick else [10, 50]
-    setup = build_setup(rgb, labels[subset], labels[subset], subset, range(10), resnet,
-                        lambda: models.resnet20(weights="cifar10"), lambda: models.resnet20(), 10,
-                        100 if args.quick else 1000, 100 if args.quick else 500)
-    results, lrs = run_experiment("B", setup, ks, seeds, lambda n: 1 if args.quick else max(3, args.budget // n))
-    plot_history(setup["last_history"], out / "b_fine_tune_curves.png", title="B: fine-tune, last run")
+    task = make_task(images=rgb, targets=labels[subset], labels=labels[subset], pool=subset, classes=range(10),
+                     pretrained=resnet, load_pretrained=lambda: models.resnet20(weights="cifar10"),
+                     build=lambda: models.resnet20(), num_classes=10, test_size=100 if args.quick else 1000,
+                     val_size=100 if args.quick else 500)
+    results, lrs, curves = run_experiment("B", task, ks=ks, seeds=seeds,
+                                          epochs_for=lambda n: 1 if args.quick else max(3, args.budget // n))
+    plot_curves(curves, out / "b_fine_tune_curves.png", "B")
     all_results["B: ResNet-20 CIFAR-10 -> MNIST"] = (results, ks, lrs)
     tables.append(summary_table("B: ResNet-20 (CIFAR-10) -> MNIST 32x32x3, test accuracy %", results, ks, lrs))
 
-    plot_results(all_results, out / "transfer_accuracy.png")
+    plot_results(all_results, seeds, out / "transfer_accuracy.png")
     seconds = time.time() - started
     (out / "results.json").write_text(json.dumps(
         {"seeds": seeds, "quick": args.quick, "seconds": round(seconds),

@@ -23,7 +23,23 @@ from minitl.random import manual_seed
 
 __version__ = "0.1.0"
 
-_LAZY_SUBMODULES = ("models", "data", "transfer", "train")
+_LAZY_SUBMODULES = ("models", "data", "transfer", "train", "tune", "ensemble", "monitor")
+
+__all__ = [
+    # tensors, autograd, gradient checks
+    "Tensor", "Function", "tensor", "from_numpy", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+    "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError",
+    # dtypes, factories, random numbers
+    "float32", "float64", "int64", "zeros", "zeros_like", "ones", "ones_like", "full", "arange", "linspace", "eye",
+    "rand", "randn", "randint", "manual_seed",
+    # operations
+    "cat", "stack", "where", "pad", "sum", "mean", "softmax", "log_softmax", "matmul", "allclose",
+    "clip", "cos", "exp", "log", "relu", "sigmoid", "sin", "sqrt", "tanh",
+    # saving
+    "save", "load",
+    # subpackages (the last ones imported on first use)
+    "autograd", "cuda", "io", "nn", "ops", "optim", "testing", *_LAZY_SUBMODULES,
+]
 
 
 def __getattr__(name):

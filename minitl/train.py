@@ -147,13 +147,14 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
 
 
 def plot_history(history, path, title=None):
-    """Save learning curves (loss and accuracy per epoch, train and validation) as a PNG.
+    """Save learning curves (loss and accuracy per epoch, train and validation when recorded) as a PNG.
 
     When the history has recorded statistics (``fit(record_stats=...)``), two
     more rows show gradient norms, update/weight ratios and activation means
     and stds against the training step.
     """
     from matplotlib.figure import Figure  # no pyplot: no global state, no screen needed
+    from matplotlib.ticker import MaxNLocator
 
     stats = [step for record in history for step in record.get("stats", [])]
     figure = Figure(figsize=(10, 12 if stats else 4))
@@ -167,6 +168,7 @@ def plot_history(history, path, title=None):
     loss_axis.set(xlabel="epoch", ylabel="loss", title="loss")
     accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for axis in (loss_axis, accuracy_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         axis.legend()
         axis.grid(alpha=0.3)
     if stats:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from core_expressions import EXPRESSIONS, make_inputs
+from cases.core_expressions import EXPRESSIONS, make_inputs
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "core_expressions.npz")
 MINITL_LIB = types.SimpleNamespace(cat=tl.cat, stack=tl.stack, where=tl.where, pad=tl.pad)

@@ -11,6 +11,7 @@ import tarfile
 import numpy as np
 import pytest
 
+import local_files
 import minitl as tl
 from minitl.data import (CIFAR10, MNIST, DataLoader, Dataset, ImageFolder, Subset, TensorDataset, class_indices,
                          transforms)
@@ -197,11 +198,9 @@ def test_compose_grey_digit_to_normalised_rgb():
 
 # -- MNIST and the idx format ----------------------------------------------------------------------------
 def mnist_dir():
-    local = os.environ.get("MINITL_DATA_DIR")
-    if not local:
-        pytest.skip("MINITL_DATA_DIR is not set (it should name a directory holding mnist/t10k-*.gz)")
-    if not (pathlib.Path(local) / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"the MNIST test set is not in $MINITL_DATA_DIR/mnist ({local}/mnist)")
+    local = local_files.mnist_dir()
+    if local is None:
+        pytest.skip(local_files.MNIST_SKIP)
     return local
 
 

@@ -87,3 +87,23 @@ def test_missing_val_folder_is_named(tmp_path):
     done = run_demo(tmp_path / "data", "--weights", tmp_path / "unused.npz")
     assert done.returncode != 0
     assert "train/ and val/" in done.stderr and "missing: val" in done.stderr
+
+
+def test_help_shows_the_defaults_and_what_the_demo_needs():
+    done = run_demo("--help")
+    assert done.returncode == 0
+    words = " ".join(done.stdout.split())  # argparse wraps lines at the terminal's width
+    for text in ("(default: imagenet)", "(default: 10)", "(default: 0.001)", "Pillow", "MINITL_WEIGHTS_DIR"):
+        assert text in words
+
+
+def test_a_checkpoint_of_another_architecture_is_named_without_a_traceback(tmp_path):
+    write_image_folder(tmp_path / "data", {"train": 1, "val": 1})
+    checkpoint = tmp_path / "resnet20.npz"
+    tl.save(models.resnet20().state_dict(), checkpoint)
+    done = run_demo(tmp_path / "data", "--weights", checkpoint, "--out", tmp_path / "out")
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (f"--weights {checkpoint}: cannot load it into torchvision's ResNet-18 (resnet18): "
+                                   "its parameter names or shapes are not ResNet-18's (a checkpoint of another "
+                                   "architecture?)")
+    assert not (tmp_path / "out").exists()  # no empty output folder left behind

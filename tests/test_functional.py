@@ -7,7 +7,7 @@ import pytest
 
 import minitl as tl
 import minitl.nn.functional as F
-from nn_cases import NN_CASES, make_inputs
+from cases.nn_cases import NN_CASES, make_inputs
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "nn_functional.npz")
 CASE_IDS = [case[0] for case in NN_CASES]
@@ -17,7 +17,7 @@ def minitl_lib(dtype):
     created = []
 
     def stats(array):
-        created.append(np.array(array, dtype=dtype))
+        created.append(tl.tensor(array, dtype=dtype))
         return created[-1]
 
     return types.SimpleNamespace(F=F, tensor=lambda a: tl.tensor(a, dtype=dtype if a.dtype.kind == "f" else None),
@@ -32,7 +32,7 @@ def minitl_values(fn, arrays, upstream, dtype):
     output.backward(tl.tensor(upstream, dtype=dtype))
     for x in inputs:
         assert x.grad.dtype == dtype
-    return output.detach().numpy(), [x.grad.numpy() for x in inputs], stats
+    return output.detach().numpy(), [x.grad.numpy() for x in inputs], [s.numpy() for s in stats]
 
 
 @pytest.mark.parametrize("case", NN_CASES, ids=CASE_IDS)
@@ -155,20 +155,35 @@ def test_dropout2d_zeroes_whole_channels():
 
 def test_batch_norm_one_value_per_channel_is_refused_in_training():
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        F.batch_norm(tl.ones(1, 3), np.zeros(3), np.ones(3), training=True)
+        F.batch_norm(tl.ones(1, 3), tl.zeros(3), tl.ones(3), training=True)
 
 
 def test_batch_norm_running_stats_follow_pytorch_over_several_steps():
+    """The running statistics are tensors updated in place (the same objects), as torch's."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    mean, var = np.zeros(3), np.ones(3)
+    mean, var = tl.zeros(3, dtype=tl.float64), tl.ones(3, dtype=tl.float64)
+    mean_data = mean.data
     torch_mean, torch_var = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
     for _ in range(5):
         batch = rng.normal(2.0, 3.0, size=(4, 3, 2, 2))
         F.batch_norm(tl.tensor(batch, dtype=tl.float64), mean, var, training=True)
         torch.nn.functional.batch_norm(torch.tensor(batch), torch_mean, torch_var, training=True)
-    assert tl.testing.rel_error(mean, torch_mean.numpy()) < 1e-12
-    assert tl.testing.rel_error(var, torch_var.numpy()) < 1e-12
+    assert mean.data is mean_data
+    assert tl.testing.rel_error(mean.numpy(), torch_mean.numpy()) < 1e-12
+    assert tl.testing.rel_error(var.numpy(), torch_var.numpy()) < 1e-12
+    batch = rng.normal(size=(2, 3, 2, 2))
+    evaluated = F.batch_norm(tl.tensor(batch, dtype=tl.float64), mean, var, training=False).numpy()
+    expected = torch.nn.functional.batch_norm(torch.tensor(batch), torch_mean, torch_var, training=False)
+    assert tl.testing.rel_error(evaluated, expected.numpy()) < 1e-12
+
+
+def test_batch_norm_refuses_arrays_and_stats_of_the_wrong_size():
+    with pytest.raises(TypeError, match=r"batch_norm\(\): argument 'running_mean' must be a Tensor, not "
+                                        r"ndarray; wrap it with tl.tensor\(...\)"):
+        F.batch_norm(tl.ones(4, 3), np.zeros(3), np.ones(3))
+    with pytest.raises(ValueError, match=r"running_var must have shape \(3,\) .* got \(2,\)"):
+        F.batch_norm(tl.ones(4, 3), tl.zeros(3), tl.ones(2), training=True)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -225,3 +240,20 @@ def test_fast_convolution_equals_the_reference_definition(stride, padding, dilat
                   + np.sum(reference_conv2d(x, directions[1], stride, padding, dilation, groups) * gy))
     by_backward = np.sum(xt.grad.numpy() * directions[0]) + np.sum(wt.grad.numpy() * directions[1])
     assert abs(derivative - by_backward) <= 1e-10 * abs(derivative)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 5)])
+def test_closed_form_batch_norm_equals_the_reference_composition(shape):
+    """The one-Function batch norm against reference_batch_norm (mean, var, sqrt... differentiated by autograd)."""
+    from minitl.nn.normalization import reference_batch_norm
+    rng = np.random.default_rng(2)
+    arrays = [rng.normal(size=shape), rng.normal(size=3), rng.normal(size=3)]
+    upstream = tl.tensor(rng.normal(size=shape), dtype=tl.float64)
+    results = []
+    for fn in (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), reference_batch_norm):
+        x, w, b = (tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in arrays)
+        y = fn(x, w, b)
+        (y * upstream).sum().backward()
+        results.append([y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()])
+    for fast, reference in zip(*results):
+        np.testing.assert_allclose(fast, reference, rtol=1e-10, atol=1e-12)

@@ -2,8 +2,8 @@
 
 Run on a machine with an NVIDIA GPU and ``pip install "minitl[gpu]"``:
 ``pytest -m gpu``. Elsewhere every test here is skipped, with the reason.
-Covers the core ops (every case of op_cases.py, forward and gradients), the
-functional layers (nn_cases.py), a small CNN trained for a few steps,
+Covers the core ops (every case of cases/op_cases.py, forward and gradients), the
+functional layers (cases/nn_cases.py), a small CNN trained for a few steps,
 transfer (frozen backbone, new head, cached features), the DataLoader's
 device batches and checkpoints moving between devices. The optimizers' GPU
 steps are in test_optim.py.
@@ -18,10 +18,10 @@ from minitl import backend, models, nn, optim, transfer
 from minitl.data import DataLoader, TensorDataset
 from minitl.nn import functional as F
 from minitl.train import fit
-from nn_cases import NN_CASES
-from nn_cases import make_inputs as make_layer_inputs
-from op_cases import OP_CASES
-from op_cases import make_inputs as make_op_inputs
+from cases.nn_cases import NN_CASES
+from cases.nn_cases import make_inputs as make_layer_inputs
+from cases.op_cases import OP_CASES
+from cases.op_cases import make_inputs as make_op_inputs
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not backend.cuda_available(), reason="needs CuPy and an NVIDIA GPU "
@@ -57,11 +57,10 @@ def test_op_forward_and_gradients_match_numpy(case):
 
 def run_layer(case, device):
     """The functional case on `device`: output, input gradients and the running statistics it updated."""
-    xp = backend.module_for(device)
     created = []
 
     def stats(array):
-        created.append(xp.asarray(array, dtype=np.float32))
+        created.append(tl.tensor(array, dtype=np.float32, device=device))
         return created[-1]
 
     lib = types.SimpleNamespace(

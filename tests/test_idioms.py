@@ -300,8 +300,8 @@ def test_custom_function_may_return_a_broadcast_gradient_and_trailing_nones():
 # -- lazy subpackages ----------------------------------------------------------------------------
 def test_subpackages_load_on_first_use_and_import_stays_light():
     code = ("import sys, minitl as tl\n"
-            "print(sorted(m for m in ('minitl.models', 'minitl.data', 'minitl.transfer', 'minitl.train') "
-            "if m in sys.modules))\n"
+            "print(sorted(m for m in ('minitl.models', 'minitl.data', 'minitl.transfer', 'minitl.train', "
+            "'minitl.tune', 'minitl.ensemble', 'minitl.monitor') if m in sys.modules))\n"
             "print(tl.models.resnet20.__name__, tl.data.DataLoader.__name__, tl.transfer.freeze.__name__, "
             "tl.train.fit.__name__)\n"
             "print(sorted(m for m in ('matplotlib', 'PIL') if m in sys.modules))")
@@ -310,3 +310,10 @@ def test_subpackages_load_on_first_use_and_import_stays_light():
     assert lines == ["[]", "resnet20 DataLoader freeze fit", "[]"]
     with pytest.raises(AttributeError, match="no attribute 'modelz'"):
         tl.modelz  # noqa: B018 (the attribute access is what is tested)
+
+
+def test_the_public_names_of_minitl_all_exist():
+    """__all__ lists the top-level API; every name in it resolves (lazy subpackages included)."""
+    missing = [name for name in tl.__all__ if not hasattr(tl, name)]
+    assert not missing and len(set(tl.__all__)) == len(tl.__all__)
+    assert {"tensor", "no_grad", "gradcheck", "nn", "optim", "models", "tune"} <= set(tl.__all__)

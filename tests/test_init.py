@@ -8,7 +8,7 @@ import pytest
 import minitl as tl
 from minitl import nn
 from minitl.nn import init
-from module_cases import FAN_SHAPES, GAINS
+from cases.module_cases import FAN_SHAPES, GAINS
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "module.npz")
 
@@ -84,3 +84,26 @@ def test_normal_statistics():
         values = fill().data.astype(np.float64)
         assert abs(values.mean() - mean) < 0.01 * std, name
         assert abs(values.std() / std - 1) < 0.01, name
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (3, 70001)])  # 210003 values: several blocks and a partial one
+def test_draws_in_blocks_equal_one_draw_from_the_seeded_generator(shape):
+    """Drawing block by block into the destination keeps the stream a seed defines."""
+    expected_uniform = np.random.default_rng(7).uniform(-0.5, 2.0, size=shape)
+    expected_normal = np.random.default_rng(7).normal(0.25, 3.0, size=shape)
+    for dtype in (np.float64, np.float32):
+        tl.manual_seed(7)
+        assert np.array_equal(tl.random.uniform(shape, -0.5, 2.0, dtype=dtype), expected_uniform.astype(dtype))
+        tl.manual_seed(7)
+        assert np.array_equal(tl.random.normal(shape, 0.25, 3.0, dtype=dtype), expected_normal.astype(dtype))
+
+
+def test_fill_of_a_non_contiguous_parameter_reaches_its_data():
+    weight = nn.Parameter(tl.zeros(4, 6).T)  # a transposed view
+    init.normal_(weight)
+    tl.manual_seed(3)
+    init.uniform_(weight, 1.0, 2.0)
+    values = weight.detach().numpy()
+    assert values.min() >= 1.0 and values.max() < 2.0
+    tl.manual_seed(3)
+    assert np.array_equal(values, tl.random.uniform((6, 4), 1.0, 2.0))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import zipfile
 
+import local_files
 import numpy as np
 import pytest
 
@@ -194,10 +195,9 @@ def test_reads_every_dtype_and_view_from_torch_files(layout):
 
 
 def test_reads_the_real_legacy_cifar_resnet_checkpoint():
-    directory = os.environ.get("MINITL_WEIGHTS_DIR")
-    path = pathlib.Path(directory or ".") / "resnet20-12fca82f.th"
-    if not directory or not path.exists():
-        pytest.skip("set MINITL_WEIGHTS_DIR to a folder holding resnet20-12fca82f.th (CI uses ../shared/pretrained)")
+    path = local_files.checkpoint_path()
+    if path is None:
+        pytest.skip(local_files.WEIGHTS_SKIP)
     arrays = load_torch_checkpoint(path)  # saved from cuda:0 by an old PyTorch
     assert arrays["module.conv1.weight"].shape == (16, 3, 3, 3)
     assert arrays["module.linear.weight"].shape == (10, 64)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minitl as tl
-import module_cases as cases
+from cases import module_cases as cases
 from minitl import nn
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "module.npz")
@@ -102,6 +102,12 @@ def test_extra_repr_matches_pytorch():
         nn.Tanh(): "Tanh()",
         nn.Flatten(): "Flatten(start_dim=1, end_dim=-1)",
         nn.Identity(): "Identity()",
+        nn.GELU(): "GELU(approximate='none')",
+        nn.GELU("tanh"): "GELU(approximate='tanh')",
+        nn.Softmax(dim=1): "Softmax(dim=1)",
+        nn.LogSoftmax(-1): "LogSoftmax(dim=-1)",
+        nn.CrossEntropyLoss(label_smoothing=0.1): "CrossEntropyLoss()",
+        nn.BCEWithLogitsLoss(): "BCEWithLogitsLoss()",
     }
     for layer, text in expected.items():
         assert repr(layer) == text

@@ -1,18 +1,14 @@
 """The model zoo: architectures, key names, and the real pretrained CIFAR ResNet against PyTorch."""
-import os
 import pathlib
 
 import numpy as np
 import pytest
+from local_files import checkpoint_path, needs_weights
 
 import minitl as tl
 from minitl import models
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "models.npz")
-WEIGHTS_DIR = os.environ.get("MINITL_WEIGHTS_DIR")
-needs_weights = pytest.mark.skipif(
-    not WEIGHTS_DIR or not (pathlib.Path(WEIGHTS_DIR) / "resnet20-12fca82f.th").exists(),
-    reason="set MINITL_WEIGHTS_DIR to a folder with resnet20-12fca82f.th (CI uses ../shared/pretrained)")
 
 
 def fixed_images():
@@ -115,7 +111,7 @@ def test_convert_command_writes_a_verified_npz(tmp_path, capsys):
 def test_convert_command_on_the_real_checkpoint(tmp_path, capsys):
     from minitl.__main__ import main
 
-    path = pathlib.Path(WEIGHTS_DIR) / "resnet20-12fca82f.th"
+    path = checkpoint_path()
     assert main(["convert", str(path), "-o", str(tmp_path / "r20.npz"), "--arch", "resnet20"]) == 0
     assert "269,722 parameters" in capsys.readouterr().out
     assert models.resnet20(weights=tmp_path / "r20.npz").linear.weight.shape == (10, 64)

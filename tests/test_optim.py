@@ -1,10 +1,12 @@
 """Optimizer mechanics: param groups, state, skipping, zero_grad, state_dict, errors, gradient clipping."""
+import re
+
 import numpy as np
 import pytest
 
 import minitl as tl
 import minitl.optim as optim
-import optim_cases as cases
+from cases import optim_cases as cases
 
 
 def make_params(dtype=tl.float64, seed=0, device=None):
@@ -91,8 +93,8 @@ def test_adam_state_after_one_step_is_the_hand_computed_moments():
     p.grad = tl.tensor([0.5, 4.0], dtype=tl.float64)
     opt = optim.Adam([p], lr=0.1)
     opt.step()
-    np.testing.assert_allclose(opt.state[p]["exp_avg"], 0.1 * np.array([0.5, 4.0]), rtol=1e-15)
-    np.testing.assert_allclose(opt.state[p]["exp_avg_sq"], 0.001 * np.array([0.25, 16.0]), rtol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["exp_avg"].numpy(), 0.1 * np.array([0.5, 4.0]), rtol=1e-15)
+    np.testing.assert_allclose(opt.state[p]["exp_avg_sq"].numpy(), 0.001 * np.array([0.25, 16.0]), rtol=1e-15)
     # bias correction makes the first step lr * sign(g)
     np.testing.assert_allclose(p.data, [1.0 - 0.1, -2.0 - 0.1], rtol=1e-7)
 
@@ -110,13 +112,14 @@ def test_parameters_without_gradient_are_skipped(make):
     opt = make(params)
     train(opt, params, steps=2)
     before = values(params)
-    state_before = {k: (v.copy() if hasattr(v, "copy") else v) for k, v in opt.state[params[0]].items()}
+    state_before = {k: (v.numpy().copy() if isinstance(v, tl.Tensor) else v) for k, v in opt.state[params[0]].items()}
     opt.zero_grad()
     opt.step()  # every .grad is None
     for p, old in zip(params, before):
         np.testing.assert_array_equal(p.data, old)
     for key, value in state_before.items():
-        np.testing.assert_array_equal(opt.state[params[0]][key], value)
+        now = opt.state[params[0]][key]
+        np.testing.assert_array_equal(now.numpy() if isinstance(now, tl.Tensor) else now, value)
 
 
 def test_float32_parameters_and_state_stay_float32():
@@ -223,7 +226,7 @@ def test_loaded_state_is_copied_and_cast_to_the_parameter_dtype():
     opt32 = optim.Adam(params32)
     opt32.load_state_dict(sd)
     assert opt32.state[params32[0]]["exp_avg"].dtype == np.float32
-    opt32.state[params32[0]]["exp_avg"][...] = 0
+    opt32.state[params32[0]]["exp_avg"].data[...] = 0
     assert np.any(sd["state"][0]["exp_avg"] != 0)
 
 
@@ -388,3 +391,43 @@ def test_the_same_steps_on_the_gpu(case):
                if tl.backend.is_array(v))
     for p, q in zip(cpu, gpu):
         np.testing.assert_allclose(q.detach().numpy(), p.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+# -- state as tensors, and what the constructor is given ------------------------------------------
+@pytest.mark.parametrize("make, names", [
+    (lambda p: optim.SGD(p, lr=0.1, momentum=0.9), ["momentum_buffer"]),
+    (lambda p: optim.Adagrad(p), ["sum"]),
+    (lambda p: optim.RMSprop(p, momentum=0.9, centered=True), ["square_avg", "momentum_buffer", "grad_avg"]),
+    (lambda p: optim.Adam(p, amsgrad=True), ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]),
+])
+def test_state_buffers_are_tensors_that_follow_the_steps(make, names):
+    """As in torch: opt.state[p]['exp_avg'] is a Tensor; the one a user holds stays the live buffer."""
+    params = make_params()
+    opt = make(params)
+    train(opt, params, steps=1)
+    held = {name: opt.state[params[0]][name] for name in names}
+    first = {name: tensor.numpy().copy() for name, tensor in held.items()}
+    train(opt, params, steps=1)
+    for name, tensor in held.items():
+        assert isinstance(tensor, tl.Tensor) and tensor is opt.state[params[0]][name]
+        assert tensor.shape == params[0].shape and not np.array_equal(tensor.numpy(), first[name])
+    saved = opt.state_dict()["state"][0]
+    for name in names:  # the state_dict holds array snapshots, as before
+        assert isinstance(saved[name], np.ndarray) and saved[name] is not held[name].data
+
+
+@pytest.mark.parametrize("params, message", [
+    (lambda model: model, "got the module Linear itself; pass model.parameters()"),
+    (lambda model: model.parameters, "got the method 'parameters' uncalled; pass model.parameters()"),
+])
+def test_a_module_or_its_uncalled_parameters_method_is_refused_with_the_fix(params, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        optim.SGD(params(tl.nn.Linear(2, 3)), lr=0.1)
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr="0.1"), lambda p: optim.Adam(p, lr=None),
+                                  lambda p: optim.SGD(p, lr=0.1, momentum="0.9")])
+def test_hyperparameters_must_be_numbers(make):
+    with pytest.raises(TypeError, match=r"SGD: lr must be a number, got '0.1' \(str\)|Adam: lr must be a number, "
+                                        r"got None|momentum must be a number, got '0.9'"):
+        make(make_params())

@@ -9,7 +9,7 @@ import types
 
 import numpy as np
 import pytest
-from promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays
+from cases.promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays
 
 import minitl as tl
 

@@ -5,7 +5,7 @@ import pathlib
 
 import numpy as np
 import pytest
-from fractional_pool_cases import CASE_IDS, CASES
+from cases.fractional_pool_cases import CASE_IDS, CASES
 
 import minitl as tl
 import minitl.nn.functional as F

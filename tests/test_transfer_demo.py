@@ -5,16 +5,15 @@ import pathlib
 import subprocess
 import sys
 
+import local_files
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+@local_files.needs_mnist
+@local_files.needs_weights
 def test_transfer_demo_quick(tmp_path):
-    data, weights = os.environ.get("MINITL_DATA_DIR"), os.environ.get("MINITL_WEIGHTS_DIR")
-    if not (data and (pathlib.Path(data) / "mnist" / "t10k-images-idx3-ubyte.gz").exists()
-            and weights and (pathlib.Path(weights) / "resnet20-12fca82f.th").exists()):
-        pytest.skip("needs MINITL_DATA_DIR (mnist/) and MINITL_WEIGHTS_DIR (resnet20) — CI uses ../shared")
     pytest.importorskip("matplotlib")
     done = subprocess.run([sys.executable, str(ROOT / "demos" / "transfer.py"), "--quick", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=600,
@@ -37,3 +36,35 @@ def test_transfer_demo_quick(tmp_path):
                 assert 0 <= cell["mean"] <= 1 and cell["runs"] == [cell["mean"]] and cell["std"] == 0
                 assert cell["lr"] in (1e-3, 3e-3, 1e-2)
     assert not (tmp_path / "cache").exists()  # everything came from the local directories: no download
+
+
+def run_offline(tmp_path, data_dir, weights_dir):
+    """The full demo (not --quick) with downloads impossible: every URL goes to a closed local port."""
+    env = dict(os.environ, MINITL_DATA_DIR=str(data_dir), MINITL_WEIGHTS_DIR=str(weights_dir),
+               MINITL_CACHE=str(tmp_path / "cache"), http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
+               no_proxy="")
+    return subprocess.run([sys.executable, str(ROOT / "demos" / "transfer.py"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_missing_files_stop_the_demo_before_training_with_one_message(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "weights").mkdir()
+    done = run_offline(tmp_path, tmp_path / "data", tmp_path / "weights")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "Experiment A" not in done.stdout
+    message = done.stderr
+    assert "needs 3 file(s) it cannot find or download; nothing was run" in message
+    for name in ("mnist/t10k-images-idx3-ubyte.gz", "mnist/t10k-labels-idx1-ubyte.gz", "resnet20-12fca82f.th"):
+        assert f"\n  {name}: could not download" in message
+    assert f"$MINITL_DATA_DIR={tmp_path / 'data'}" in message and f"$MINITL_WEIGHTS_DIR={tmp_path / 'weights'}" in message
+    assert not (tmp_path / "out").exists()
+
+
+@local_files.needs_mnist
+def test_a_missing_checkpoint_is_found_before_experiment_a_runs(tmp_path):
+    (tmp_path / "weights").mkdir()
+    done = run_offline(tmp_path, local_files.mnist_dir(), tmp_path / "weights")
+    assert done.returncode != 0 and "Traceback" not in done.stderr and "Experiment A" not in done.stdout
+    assert "needs 1 file(s)" in done.stderr and "\n  resnet20-12fca82f.th: could not download" in done.stderr
+    assert "mnist/t10k" not in done.stderr.split("\n")[1]

@@ -47,8 +47,10 @@ import numpy as np
 from minitl import backend, grad_mode
 from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 
-__all__ = ["Function", "Tensor", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad",
+__all__ = ["Function", "Tensor", "clear_grads", "enable_grad", "grad", "inference_mode", "is_grad_enabled", "no_grad",
            "set_grad_enabled", "sum_to"]
+
+Array = np.ndarray  # or a cupy.ndarray: what a Function's forward and backward compute on (type hints only)
 
 
 def __getattr__(name):
@@ -307,6 +309,15 @@ def _accumulate(tensor, grad):
         tensor.grad.data += grad
 
 
+def clear_grads(tensors, set_to_none=True):
+    """Module.zero_grad and Optimizer.zero_grad: drop each tensor's .grad, or zero it in place (it owns it)."""
+    for tensor in tensors:
+        if set_to_none:
+            tensor.grad = None
+        elif tensor.grad is not None:
+            tensor.grad.zero_()
+
+
 def _first_gradient(root, gradient, create_graph):
     """dL/d(root) to start from: `gradient` checked and cast, or 1 for a one-element root."""
     if not isinstance(root, Tensor) or not root.requires_grad:
@@ -517,13 +528,13 @@ class Function:
             output._generation = self.generation + 1
         return output
 
-    def forward(self, *xs):
+    def forward(self, *xs: Array) -> Array:
         raise NotImplementedError
 
-    def backward(self, gy):
+    def backward(self, gy: Array) -> Array | tuple[Array | None, ...]:
         raise NotImplementedError
 
-    def backward_graph(self, gy):
+    def backward_graph(self, gy: "Tensor") -> "Tensor | tuple[Tensor | None, ...]":
         raise RuntimeError(f"{type(self).__name__} has no double backward yet: create_graph=True cannot "
                            f"differentiate through it (its gradient would be a constant, so a higher derivative "
                            f"would be wrong)")

@@ -108,8 +108,9 @@ def load(path):
             return _load(file)
     except CheckpointError as err:
         raise CheckpointError(f"{path}: {err}") from None
-    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error type
-        raise CheckpointError(f"{path}: not a readable minitl checkpoint: {type(err).__name__}: {err}") from None
+    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error
+        # type; the original stays chained (from err), so a bug of minitl's own still shows where it is
+        raise CheckpointError(f"{path}: not a readable minitl checkpoint: {type(err).__name__}: {err}") from err
 
 
 def _load(file):

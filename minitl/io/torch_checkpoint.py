@@ -172,9 +172,10 @@ def load_torch_checkpoint(path):
             return _flatten(_load_legacy(file))
     except (CheckpointError, UnsafePickle) as err:
         raise CheckpointError(f"{path}: {err}") from None
-    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error type
+    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error
+        # type; the original stays chained (from err), so a bug of minitl's own still shows where it is
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated?): "
-                              f"{type(err).__name__}: {err}") from None
+                              f"{type(err).__name__}: {err}") from err
 
 
 def _flatten(loaded):

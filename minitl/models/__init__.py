@@ -9,6 +9,8 @@ The CIFAR ResNets also take ``stochastic_depth_prob=`` (see cifar_resnet).
 'imagenet' for resnet18/34 and vgg11/16), or a path to a PyTorch
 checkpoint, a .safetensors file or a minitl .npz.
 """
+import os
+
 from minitl.models.cifar_resnet import CifarResNet
 from minitl.models.lenet import LeNet5
 from minitl.models.resnet import ResNet
@@ -34,6 +36,11 @@ def create(arch, num_classes=None, weights=None, **options):
     (e.g. stochastic_depth_prob= for the CIFAR ResNets)."""
     if arch not in BUILDERS:
         raise ValueError(f"unknown architecture {arch!r}; available: {sorted(BUILDERS)}")
+    if weights is not None and not isinstance(weights, (str, os.PathLike)):
+        names = sorted(name for a, name in REGISTRY if a == arch)
+        raise TypeError(f"{arch}: weights= accepts None (random initialisation), a registered name "
+                        f"({', '.join(map(repr, names)) or 'none for ' + arch}) or the path of a checkpoint; "
+                        f"got {weights!r}")
     model = BUILDERS[arch](num_classes or DEFAULT_CLASSES.get(arch, 10), **options)
     return model if weights is None else load_weights(model, arch, weights)
 

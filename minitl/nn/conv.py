@@ -47,6 +47,7 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Function, Tensor, enable_grad, grad, is_grad_enabled
+from minitl.nn.arguments import check_input_dtype, tensor_argument
 
 
 def pair(value, name):
@@ -60,6 +61,11 @@ def pair(value, name):
 def output_size(size, kernel, stride, padding, dilation=1):
     """PyTorch's output length of a sliding window (floor rule)."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def output_hw(in_hw, kernel, stride, padding, dilation=(1, 1)):
+    """(OH, OW): `output_size` along both spatial dims (every argument a pair)."""
+    return tuple(output_size(in_hw[d], kernel[d], stride[d], padding[d], dilation[d]) for d in range(2))
 
 
 def pad_spatial(x, padding, value=0, extra_rows=0):
@@ -107,8 +113,7 @@ def conv2d_by_tensor_ops(x, weight, bias, stride, padding, dilation, groups):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = weight.shape[2:], stride, padding, dilation
     n, c = x.shape[:2]
     x_padded = pad(x, (pw, pw, ph, ph))
-    oh = output_size(x.shape[2], dh * (kh - 1) + 1, sh, ph)
-    ow = output_size(x.shape[3], dw * (kw - 1) + 1, sw, pw)
+    oh, ow = output_hw(x.shape[2:], (kh, kw), stride, padding, dilation)
     columns = stack([x_padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
                      for i in range(kh) for j in range(kw)], dim=2)  # (N, C, kh kw, OH, OW)
     columns = columns.reshape(n, groups, c // groups * kh * kw, oh * ow)
@@ -176,8 +181,7 @@ class Layout:
         self.kernel, self.stride, self.padding = kernel, stride, padding
         self.dilation, self.groups = dilation, groups
         self.wide = tuple(stride) == (1, 1)  # wide rows need stride 1: see the module docstring
-        self.out_hw = tuple(output_size(x_shape[2 + d], kernel[d], stride[d], padding[d], dilation[d])
-                            for d in range(2))
+        self.out_hw = output_hw(x_shape[2:], kernel, stride, padding, dilation)
         padded_width = x_shape[3] + 2 * padding[1]
         self.row_length = padded_width if self.wide else self.out_hw[1]
 
@@ -298,6 +302,9 @@ class Conv2d(Function):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution of x (N, C, H, W) with weight (O, C/groups, kh, kw), PyTorch's conv2d."""
+    x, weight = tensor_argument(x, "conv2d", "input"), tensor_argument(weight, "conv2d", "weight")
+    tensor_argument(bias, "conv2d", "bias", optional=True)
+    check_input_dtype(x, weight, "conv2d")
     if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(f"conv2d expects 4-D input and weight, got shapes {x.shape} and {weight.shape}")
     if x.shape[1] % groups or weight.shape[0] % groups or x.shape[1] // groups != weight.shape[1]:
@@ -307,9 +314,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     function = Conv2d(pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation"), groups)
-    out_hw = [output_size(x.shape[2 + d], weight.shape[2 + d], function.stride[d], function.padding[d],
-                          function.dilation[d]) for d in range(2)]
-    if min(out_hw) < 1:
+    if min(output_hw(x.shape[2:], weight.shape[2:], function.stride, function.padding, function.dilation)) < 1:
         raise ValueError(f"conv2d: input {x.shape} is too small for kernel {weight.shape[2:]} with "
                          f"padding {function.padding} and dilation {function.dilation}")
     return function(x, weight) if bias is None else function(x, weight, bias)
@@ -325,6 +330,9 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     both, through conv2d's double backward). Output size per spatial dim:
     (size - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
     """
+    x, weight = tensor_argument(x, "conv_transpose2d", "input"), tensor_argument(weight, "conv_transpose2d", "weight")
+    tensor_argument(bias, "conv_transpose2d", "bias", optional=True)
+    check_input_dtype(x, weight, "conv_transpose2d")
     if x.ndim != 4 or weight.ndim != 4:
         raise ValueError(f"conv_transpose2d expects 4-D input and weight, got shapes {x.shape} and {weight.shape}")
     if x.shape[1] != weight.shape[0] or weight.shape[0] % groups:

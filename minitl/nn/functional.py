@@ -2,23 +2,28 @@
 
 Each function takes tensors and returns a tensor with its graph recorded.
 The bigger ones live in their own files: convolution (conv.py), pooling
-(pooling.py), batch norm (normalization.py), softmax and friends
+(pooling.py), im2col as unfold/fold (unfold.py), batch norm (normalization.py), softmax and friends
 (activations.py), losses (losses.py). Here: linear layers and dropout.
 """
 from minitl import random
 from minitl.autograd import Tensor
-from minitl.nn.activations import leaky_relu, log_softmax, softmax
+from minitl.nn.activations import gelu, leaky_relu, log_softmax, softmax
+from minitl.nn.arguments import check_input_dtype, check_probability, tensor_argument
 from minitl.nn.conv import conv2d, conv_transpose2d
 from minitl.nn.fractional_pool import fractional_max_pool2d
 from minitl.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from minitl.nn.normalization import batch_norm
 from minitl.nn.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from minitl.nn.unfold import fold, unfold
 from minitl.ops.elementwise import relu, sigmoid, tanh
 from minitl.ops.matmul import matmul
 
 
 def linear(x, weight, bias=None):
     """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
+    x, weight = tensor_argument(x, "linear", "input"), tensor_argument(weight, "linear", "weight")
+    tensor_argument(bias, "linear", "bias", optional=True)
+    check_input_dtype(x, weight, "linear")
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input has {x.shape[-1]} features (shape {x.shape}) but weight "
                          f"{weight.shape} expects {weight.shape[1]}")
@@ -28,14 +33,14 @@ def linear(x, weight, bias=None):
 
 def _dropout_mask(x, p, mask_shape):
     """Keep each entry with probability 1 - p, scaled by 1 / (1 - p) so the expected value is unchanged."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability must lie in [0, 1], got {p}")
+    check_probability(p, "dropout")
     keep = (random.uniform(mask_shape, dtype=x.dtype, device=x.device) >= p).astype(x.dtype)
     return Tensor(keep * (1.0 / (1 - p)) if p < 1 else keep)
 
 
 def dropout(x, p=0.5, training=True):
     """Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p)."""
+    tensor_argument(x, "dropout", "input")
     if not training or p == 0:
         _dropout_mask(x, p, ())  # still validates p
         return x
@@ -44,6 +49,7 @@ def dropout(x, p=0.5, training=True):
 
 def dropout2d(x, p=0.5, training=True):
     """Channel dropout for (N, C, H, W): zero whole channels with probability p, scale the rest."""
+    tensor_argument(x, "dropout2d", "input")
     if x.ndim != 4:
         raise ValueError(f"dropout2d expects 4-D (N, C, H, W) input, got shape {x.shape}")
     if not training or p == 0:
@@ -52,7 +58,8 @@ def dropout2d(x, p=0.5, training=True):
     return x * _dropout_mask(x, p, x.shape[:2] + (1, 1))
 
 
-__all__ = ["linear", "conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
-           "dropout", "dropout2d", "relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy",
+__all__ = ["linear", "conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "batch_norm", "dropout", "dropout2d", "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax",
+           "cross_entropy",
            "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
 __all__ += ["fractional_max_pool2d"]

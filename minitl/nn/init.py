@@ -15,7 +15,7 @@ A uniform U(-b, b) has std b / sqrt(3), so the uniform versions use b = sqrt(3) 
 """
 import math
 
-from minitl import random
+from minitl import backend, random
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -50,31 +50,37 @@ def calculate_fan_in_and_fan_out(tensor):
     return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
 
 
-def _fill(tensor, values):
-    tensor.data[...] = values
+def _draw_into(tensor, draw):
+    """Fill `tensor` with `draw(array)` (a ``minitl.random`` in-place fill): straight into its data,
+    or, for a non-contiguous view, into a fresh array copied over it."""
+    if tensor.data.flags.c_contiguous:
+        draw(tensor.data)
+    else:
+        tensor.data[...] = draw(backend.get_array_module(tensor.data).empty(tensor.shape, tensor.dtype))
     return tensor
 
 
 def uniform_(tensor, a=0.0, b=1.0):
     """Fill with samples from U(a, b)."""
-    return _fill(tensor, random.uniform(tensor.shape, a, b, dtype=tensor.dtype, device=tensor.device))
+    return _draw_into(tensor, lambda out: random.uniform_(out, a, b))
 
 
 def normal_(tensor, mean=0.0, std=1.0):
     """Fill with samples from N(mean, std**2)."""
-    return _fill(tensor, random.normal(tensor.shape, mean, std, dtype=tensor.dtype, device=tensor.device))
+    return _draw_into(tensor, lambda out: random.normal_(out, mean, std))
 
 
 def constant_(tensor, val):
-    return _fill(tensor, val)
+    tensor.data[...] = val
+    return tensor
 
 
 def zeros_(tensor):
-    return _fill(tensor, 0)
+    return constant_(tensor, 0)
 
 
 def ones_(tensor):
-    return _fill(tensor, 1)
+    return constant_(tensor, 1)
 
 
 def xavier_uniform_(tensor, gain=1.0):

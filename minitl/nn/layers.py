@@ -10,11 +10,9 @@ import math
 from minitl import creation
 from minitl.nn import functional as F
 from minitl.nn import init
+from minitl.nn.arguments import check_probability
+from minitl.nn.conv import pair
 from minitl.nn.module import Module, Parameter
-
-
-def _pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 def _empty_parameter(shape, device, dtype):
@@ -68,8 +66,8 @@ class Conv2d(Module):
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.dilation = _pair(padding), _pair(dilation)
+        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
+        self.padding, self.dilation = pair(padding, "padding"), pair(dilation, "dilation")
         self.weight = _empty_parameter((out_channels, in_channels // groups, *self.kernel_size), device, dtype)
         self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
         self.reset_parameters()
@@ -107,8 +105,9 @@ class ConvTranspose2d(Module):
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride, self.padding = _pair(kernel_size), _pair(stride), _pair(padding)
-        self.output_padding, self.dilation = _pair(output_padding), _pair(dilation)
+        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
+        self.padding, self.output_padding = pair(padding, "padding"), pair(output_padding, "output_padding")
+        self.dilation = pair(dilation, "dilation")
         self.weight = _empty_parameter((in_channels, out_channels // groups, *self.kernel_size), device, dtype)
         self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
         self.reset_parameters()
@@ -198,10 +197,8 @@ class _BatchNorm(Module):
                 momentum = 1.0 / self.num_batches_tracked.item()
         # Batch statistics while training, and in eval when there are no running ones.
         use_batch_stats = self.training or self.running_mean is None
-        running_mean = self.running_mean.data if self.running_mean is not None else None
-        running_var = self.running_var.data if self.running_var is not None else None
-        return F.batch_norm(x, running_mean, running_var, self.weight, self.bias, training=use_batch_stats,
-                            momentum=momentum, eps=self.eps)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=use_batch_stats, momentum=momentum, eps=self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -268,8 +265,7 @@ class AdaptiveAvgPool2d(Module):
 class _Dropout(Module):
     def __init__(self, p=0.5):
         super().__init__()
-        if not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        check_probability(p, "dropout")
         self.p = p
 
     def extra_repr(self):
@@ -325,6 +321,47 @@ class Tanh(Module):
 
     def forward(self, x):
         return F.tanh(x)
+
+
+class GELU(Module):
+    """x Phi(x), Phi the standard normal CDF; approximate='tanh' for the tanh formula. See ``F.gelu``."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class _AlongDim(Module):
+    """Softmax and LogSoftmax: a function applied along `dim`."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        if dim is None:  # PyTorch guesses a dim (with a deprecation warning); minitl asks for it
+            raise TypeError(f"{type(self).__name__} needs dim, e.g. {type(self).__name__}(dim=1) for (N, C) scores")
+        self.dim = dim
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmax(_AlongDim):
+    """Probabilities e**x_i / sum_j e**x_j along `dim`."""
+
+    def forward(self, x):
+        return F.softmax(x, self.dim)
+
+
+class LogSoftmax(_AlongDim):
+    """Log-probabilities along `dim` (before ``nn.NLLLoss``), computed stably."""
+
+    def forward(self, x):
+        return F.log_softmax(x, self.dim)
 
 
 class Flatten(Module):

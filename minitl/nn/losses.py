@@ -1,99 +1,150 @@
 """Loss functions, PyTorch's names and semantics; `reduction` is 'mean' (default), 'sum' or 'none'.
 
-cross_entropy(z, t) with label smoothing e over C classes: the target
-distribution is q = (1 - e) onehot(t) + e / C, and for each sample
+cross_entropy(z, t) with class weights w (default 1), label smoothing e over
+C classes and targets equal to `ignore_index` skipped: for each kept sample,
+with p = log softmax(z) (stable: z - max subtracted),
 
-    loss = -sum_c q_c log softmax(z)_c,      dloss/dz = softmax(z) - q
+    loss = -(1 - e) w_t p_t - (e / C) sum_c w_c p_c
+    dloss/dz = a - softmax(z) sum_c a_c,     a = dloss/dp = -(1 - e) w_t onehot(t) - (e / C) w
 
-computed in one Function from the stable log-softmax (z - max subtracted).
+('mean' divides the sum by sum over kept samples of w_t, as PyTorch does; with
+w = 1 this is the mean, and dloss/dz = softmax(z) - target distribution),
+computed in one Function. nll_loss is the same with e = 0, on given p.
 
-binary_cross_entropy_with_logits(x, t) = -t log s(x) - (1 - t) log(1 - s(x))
-with s the sigmoid, written stably as max(x, 0) - x t + log(1 + e**-|x|);
-its derivative is s(x) - t.
+binary_cross_entropy_with_logits(x, t) with pos_weight P (default 1)
+    = -P t log s(x) - (1 - t) log(1 - s(x)),   s the sigmoid,
+written stably with softplus(-x) = -log s(x) = max(-x, 0) + log(1 + e**-|x|):
+
+    loss = (1 - t) x + l softplus(-x),   l = 1 + (P - 1) t
+    dloss/dx = (1 - t) - l s(-x)          dloss/dt = -x + (P - 1) softplus(-x)
+
+(P = 1: loss = max(x, 0) - x t + log(1 + e**-|x|), dloss/dx = s(x) - t).
 """
 from minitl import backend
-from minitl.autograd import Function
+from minitl.autograd import Function, Tensor
 from minitl.nn.activations import Softmax, stable_log_softmax
+from minitl.nn.arguments import tensor_argument
 from minitl.ops.promotion import promote
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_reduction(reduction):
+def check_reduction(reduction):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def reduce(losses, reduction):
     """Apply `reduction` to a tensor of per-element losses."""
-    _check_reduction(reduction)
+    check_reduction(reduction)
     if reduction == "mean":
         return losses.mean()
     return losses.sum() if reduction == "sum" else losses
 
 
-def _check_class_targets(logits, target, name):
-    if logits.ndim != 2:
-        raise ValueError(f"{name} expects input of shape (N, C), got {logits.shape}")
-    if target.ndim != 1 or target.shape[0] != logits.shape[0] or target.dtype.kind not in "iu":
-        raise ValueError(f"{name} expects integer class targets of shape ({logits.shape[0]},), "
+def _class_arguments(input, target, weight, ignore_index, reduction, name):
+    """Check (N, C) scores against integer class targets (N,) and optional class weights (C,).
+
+    Returns (targets, kept, weights) arrays: the targets with ignored ones set to class 0, the mask
+    of samples kept, and the class weights (ones when none are given) in the input's dtype.
+    """
+    tensor_argument(input, name, "input")
+    tensor_argument(target, name, "target")
+    tensor_argument(weight, name, "weight", optional=True)
+    check_reduction(reduction)
+    if input.ndim != 2:
+        raise ValueError(f"{name} expects input of shape (N, C), got {input.shape}")
+    n, classes = input.shape
+    if target.ndim != 1 or target.shape[0] != n or target.dtype.kind not in "iu":
+        raise ValueError(f"{name} expects integer class targets of shape ({n},), "
                          f"got {target.dtype} of shape {target.shape}")
-    if target.data.size and (int(target.data.min()) < 0 or int(target.data.max()) >= logits.shape[1]):
-        raise ValueError(f"{name}: target class indices must lie in [0, {logits.shape[1] - 1}], got values "
-                         f"from {int(target.data.min())} to {int(target.data.max())}")
+    if weight is not None and weight.shape != (classes,):
+        raise ValueError(f"{name}: weight must have one entry per class, shape ({classes},), got {weight.shape}")
+    xp = backend.get_array_module(input.data)
+    kept = target.data != ignore_index
+    if kept.any():
+        low, high = int(target.data[kept].min()), int(target.data[kept].max())
+        if low < 0 or high >= classes:
+            raise ValueError(f"{name}: target class indices must lie in [0, {classes - 1}] (or equal "
+                             f"ignore_index={ignore_index}), got values from {low} to {high}")
+    targets = xp.where(kept, target.data, 0)
+    weights = xp.ones(classes, dtype=input.dtype) if weight is None else weight.data.astype(input.dtype)
+    return targets, kept, weights
 
 
-class CrossEntropy(Function):
-    """Per-sample -sum_c q_c log softmax(z)_c;  dz = gy (softmax(z) - q)."""
+class ClassLoss(Function):
+    """Per-sample -(1 - e) w_t p_t - (e / C) sum_c w_c p_c over p = log softmax(z) (`from_logits`) or
+    p = the input; zero for ignored samples. See the module docstring for the gradient."""
 
-    def __init__(self, target, label_smoothing):
-        self.target, self.smoothing = target, label_smoothing
+    def __init__(self, targets, kept, weights, smoothing, from_logits):
+        self.targets, self.kept, self.weights = targets, kept, weights
+        self.smoothing, self.from_logits = smoothing, from_logits
 
-    def forward(self, logits):
-        xp = backend.get_array_module(logits)
-        n, classes = logits.shape
-        self.log_probs = stable_log_softmax(logits, axis=1)
-        picked = xp.take_along_axis(self.log_probs, self.target[:, None], axis=1)[:, 0]
-        losses = -(1 - self.smoothing) * picked
+    def forward(self, scores):
+        xp = backend.get_array_module(scores)
+        self.log_probs = stable_log_softmax(scores, axis=1) if self.from_logits else scores
+        picked = xp.take_along_axis(self.log_probs, self.targets[:, None], axis=1)[:, 0]
+        losses = -(1 - self.smoothing) * self.weights[self.targets] * picked
         if self.smoothing:
-            losses = losses - (self.smoothing / classes) * self.log_probs.sum(axis=1)
-        return losses
+            losses = losses - (self.smoothing / scores.shape[1]) * (self.log_probs @ self.weights)
+        return xp.where(self.kept, losses, 0).astype(scores.dtype, copy=False)
 
-    def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        n, classes = self.log_probs.shape
-        grad = xp.exp(self.log_probs)
-        if self.smoothing:
-            grad -= self.smoothing / classes
-        grad[xp.arange(n), self.target] -= 1 - self.smoothing
-        return (grad * gy[:, None],)
-
-    def backward_graph(self, gy):
+    def d_log_probs(self):
+        """dloss_i / dp_ic (a constant): -(1 - e) w_t at the target, -(e / C) w_c everywhere; 0 if ignored."""
         xp = backend.get_array_module(self.log_probs)
         n, classes = self.log_probs.shape
-        target_distribution = xp.full((n, classes), self.smoothing / classes, dtype=self.log_probs.dtype)
-        target_distribution[xp.arange(n), self.target] += 1 - self.smoothing
-        return ((Softmax(1)(self.inputs[0]) - target_distribution) * gy.unsqueeze(1),)
+        grad = xp.zeros_like(self.log_probs)
+        if self.smoothing:
+            grad -= (self.smoothing / classes) * self.weights
+        grad[xp.arange(n), self.targets] -= (1 - self.smoothing) * self.weights[self.targets]
+        grad[~self.kept] = 0
+        return grad
+
+    def backward(self, gy):
+        grad = self.d_log_probs() * gy[:, None]
+        if self.from_logits:  # through log softmax: a - softmax(z) sum(a)
+            grad -= backend.get_array_module(gy).exp(self.log_probs) * grad.sum(axis=1, keepdims=True)
+        return (grad,)
+
+    def backward_graph(self, gy):
+        grad = Tensor(self.d_log_probs()) * gy.unsqueeze(1)
+        if self.from_logits:
+            grad = grad - Softmax(1)(self.inputs[0]) * grad.sum(dim=1, keepdim=True)
+        return (grad,)
 
 
-def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
-    """Softmax cross-entropy of logits (N, C) against integer class targets (N,)."""
-    _check_class_targets(logits, target, "cross_entropy")
-    _check_reduction(reduction)
+def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, from_logits, name):
+    targets, kept, weights = _class_arguments(input, target, weight, ignore_index, reduction, name)
+    losses = ClassLoss(targets, kept, weights, label_smoothing, from_logits)(input)
+    if reduction != "mean":
+        return reduce(losses, reduction)
+    xp = backend.get_array_module(weights)
+    return losses.sum() / xp.where(kept, weights[targets], 0).sum()  # NaN when every sample is ignored
+
+
+def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of logits (N, C) against integer class targets (N,).
+
+    `weight`: a (C,) tensor of class weights; targets equal to `ignore_index` add nothing.
+    The options after `weight` are keyword-only (PyTorch has deprecated arguments in between).
+    """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1], got {label_smoothing}")
-    return reduce(CrossEntropy(target.data, label_smoothing)(logits), reduction)
+    if isinstance(weight, str):
+        raise TypeError(f"cross_entropy(): the third argument is the class weight, as in PyTorch, got {weight!r}; "
+                        f"pass reduction={weight!r} by keyword")
+    return _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy")
 
 
-def nll_loss(log_probs, target, reduction="mean"):
-    """Negative log-likelihood: -log_probs[i, target[i]], for log-probabilities (N, C)."""
-    _check_class_targets(log_probs, target, "nll_loss")
-    xp = backend.get_array_module(log_probs.data)
-    return reduce(-log_probs[xp.arange(log_probs.shape[0]), target.data], reduction)
+def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood -w_t input[i, t] of log-probabilities (N, C), as cross_entropy's options."""
+    return _class_loss(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
 
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input, target, *, reduction="mean"):
     """Squared error (input - target)**2."""
+    tensor_argument(input, "mse_loss", "input")
+    tensor_argument(target, "mse_loss", "target")
     if input.shape != target.shape:
         raise ValueError(f"mse_loss: input shape {input.shape} and target shape {target.shape} differ")
     difference = input - target
@@ -101,32 +152,47 @@ def mse_loss(input, target, reduction="mean"):
 
 
 class BCEWithLogits(Function):
-    """max(x, 0) - x t + log(1 + e**-|x|);  dx = gy (sigmoid(x) - t)."""
+    """(1 - t) x + l softplus(-x), l = 1 + (P - 1) t; see the module docstring for the gradients."""
+
+    def __init__(self, pos_weight):
+        self.pos_weight = pos_weight  # an array broadcasting against the input, or 1
 
     def forward(self, x, t):
         xp = backend.get_array_module(x)
         self.x, self.t = x, t
-        return xp.maximum(x, 0) - x * t + xp.log1p(xp.exp(-abs(x)))
+        self.softplus_minus_x = xp.maximum(-x, 0) + xp.log1p(xp.exp(-abs(x)))
+        self.scale = 1 + (self.pos_weight - 1) * t
+        return (1 - t) * x + self.scale * self.softplus_minus_x
 
     def backward(self, gy):
         xp = backend.get_array_module(gy)
         e = xp.exp(-abs(self.x))
-        sigmoid = xp.where(self.x >= 0, 1 / (1 + e), e / (1 + e))
-        gx = gy * (sigmoid - self.t) if self.needs_input_grad[0] else None
-        gt = -gy * self.x if self.needs_input_grad[1] else None
+        sigmoid_minus_x = xp.where(self.x >= 0, e / (1 + e), 1 / (1 + e))
+        gx = gy * ((1 - self.t) - self.scale * sigmoid_minus_x) if self.needs_input_grad[0] else None
+        gt = gy * ((self.pos_weight - 1) * self.softplus_minus_x - self.x) if self.needs_input_grad[1] else None
         return gx, gt
 
     def backward_graph(self, gy):
         x, t = self.inputs
-        return gy * (x.sigmoid() - t), -gy * x
+        scale = 1 + (self.pos_weight - 1) * t
+        softplus_minus_x = (-x).relu() + ((-x.abs()).exp() + 1).log()
+        return gy * ((1 - t) - scale * (-x).sigmoid()), gy * ((self.pos_weight - 1) * softplus_minus_x - x)
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """Sigmoid + binary cross-entropy in one numerically stable step; target in [0, 1], same shape."""
-    target = promote("binary_cross_entropy_with_logits", target, input)[0]  # a number or array as a tensor
+def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):
+    """Sigmoid + binary cross-entropy in one numerically stable step; target in [0, 1], same shape.
+
+    `weight` multiplies each element's loss (broadcast); `pos_weight` (broadcast over the last dim,
+    one per class) weighs the positive term, as PyTorch's; it is a constant here (no gradient).
+    """
+    name = "binary_cross_entropy_with_logits"
+    tensor_argument(input, name, "input")
+    tensor_argument(target, name, "target")
+    tensor_argument(weight, name, "weight", optional=True)
+    tensor_argument(pos_weight, name, "pos_weight", optional=True)
+    check_reduction(reduction)
     if input.shape != target.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: input shape {input.shape} and target shape "
-                         f"{target.shape} differ")
-    return reduce(BCEWithLogits()(input, target), reduction)
-
-
+        raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} differ")
+    input, target = promote(name, input, target)  # float32 logits, float64 targets: float64, as in PyTorch
+    losses = BCEWithLogits(1 if pos_weight is None else pos_weight.data.astype(input.dtype))(input, target)
+    return reduce(losses if weight is None else losses * weight, reduction)

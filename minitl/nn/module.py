@@ -16,7 +16,7 @@ import collections
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Tensor
+from minitl.autograd import Tensor, clear_grads
 from minitl.creation import tensor as _new_tensor
 
 
@@ -69,7 +69,7 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args, **kwargs) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -331,20 +331,26 @@ class Module:
 
     def zero_grad(self, set_to_none=True):
         """Clear the gradients: drop them (default) or fill them with zeros."""
-        for param in self.parameters():
-            if set_to_none:
-                param.grad = None
-            elif param.grad is not None:
-                param.grad.zero_()
+        clear_grads(self.parameters(), set_to_none)
 
     # -- device and dtype ------------------------------------------------------
-    def to(self, device=None, dtype=None):
+    def to(self, *args, device=None, dtype=None):
         """Move parameters, gradients and buffers to `device`; cast floating ones to `dtype`. Return self.
 
-        The tensors are changed in place (their ``.data`` is replaced), so
-        every Parameter object stays the same one. Integer buffers such as
+        PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)`` (its
+        device and dtype) and the keywords. The tensors are changed in place (their ``.data`` is
+        replaced), so every Parameter object stays the same one. Integer buffers such as
         ``num_batches_tracked`` keep their dtype.
         """
+        if len(args) > 2:
+            raise TypeError(f"Module.to() takes at most a device and a dtype, got {len(args)} arguments")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, str) or arg is None:  # strings name devices, as in PyTorch
+                device = arg
+            else:
+                dtype = arg
         device = backend.normalize_device(device)
         if dtype is not None:
             dtype = np.dtype(dtype)

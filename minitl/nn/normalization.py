@@ -21,9 +21,23 @@ Backward (g = dL/dy, sums over the M values of a channel):
 In training, mean and var depend on x, hence the two extra terms. The whole
 layer is one Function in closed form: composing mean, var, sqrt, * and +
 would record a long graph and pass over the activations many more times.
+That composition is ``reference_batch_norm``, the definition as a student
+writes it; autograd differentiates it, and the tests compare the closed form
+with it (values and all three gradients).
 """
 from minitl import backend
 from minitl.autograd import Function, Tensor
+from minitl.nn.arguments import tensor_argument
+
+
+def reference_batch_norm(x, weight, bias, eps=1e-5):
+    """Training-mode batch norm as recorded operations: the formulas above, differentiated by autograd."""
+    dims = (0,) + tuple(range(2, x.ndim))
+    channel_shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean = x.mean(dim=dims, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+    xhat = (x - mean) / (var + eps).sqrt()
+    return weight.reshape(channel_shape) * xhat + bias.reshape(channel_shape)
 
 
 class BatchNorm(Function):
@@ -105,7 +119,17 @@ class BatchNorm(Function):
 
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
-    """Normalise each channel (dim 1); `running_mean`/`running_var` are arrays updated in place when training."""
+    """Normalise each channel (dim 1), PyTorch's F.batch_norm.
+
+    `running_mean` and `running_var` are (C,) tensors (or None): read in evaluation, and updated in
+    place when training (the same tensor objects change, as a BatchNorm layer's buffers do).
+    """
+    tensor_argument(x, "batch_norm", "input")
+    for name, value in [("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                        ("bias", bias)]:
+        if tensor_argument(value, "batch_norm", name, optional=True) is not None and value.shape != (x.shape[1],):
+            raise ValueError(f"batch_norm: {name} must have shape ({x.shape[1]},) for input of shape "
+                             f"{x.shape}, got {value.shape}")
     if x.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, ...), got {x.shape}")
     axes = (0,) + tuple(range(2, x.ndim))
@@ -118,7 +142,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in eval mode needs running_mean and running_var")
-        return BatchNorm(axes, eps, (running_mean, running_var))(x, weight, bias)
+        return BatchNorm(axes, eps, (running_mean.data, running_var.data))(x, weight, bias)
     count = x.data.size // x.shape[1]
     if count < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
@@ -126,8 +150,9 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     normalize = BatchNorm(axes, eps)
     y = normalize(x, weight, bias)
     if running_mean is not None:
-        running_mean *= 1 - momentum
-        running_mean += momentum * normalize.mean.reshape(-1)
-        running_var *= 1 - momentum
-        running_var += (momentum * count / (count - 1)) * normalize.var.reshape(-1)
+        running_mean.data *= 1 - momentum
+        running_mean.data += momentum * normalize.mean.reshape(-1)
+    if running_var is not None:
+        running_var.data *= 1 - momentum
+        running_var.data += (momentum * count / (count - 1)) * normalize.var.reshape(-1)
     return y

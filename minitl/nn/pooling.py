@@ -26,7 +26,8 @@ the input exactly, dx starts uninitialised instead of zeroed).
 """
 from minitl import backend
 from minitl.autograd import Function
-from minitl.nn.conv import output_size, pad_spatial, pair, unpad_spatial
+from minitl.nn.arguments import tensor_argument
+from minitl.nn.conv import output_hw, pad_spatial, pair, unpad_spatial
 from minitl.ops.shape import getitem, stack
 
 
@@ -55,7 +56,7 @@ class _Pool2d(Function):
     def _patches(self, x, pad_value):
         """The padded input's patches, one per window offset, row by row (strided views, no copies)."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        oh, ow = output_size(x.shape[2], kh, sh, ph), output_size(x.shape[3], kw, sw, pw)
+        oh, ow = output_hw(x.shape[2:], self.kernel, self.stride, self.padding)
         x_padded = pad_spatial(x, self.padding, pad_value)
         self.padded_shape = x_padded.shape
         self.indices = [(slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
@@ -177,6 +178,7 @@ class AvgPool2d(_Pool2d):
 
 
 def _pool_arguments(x, kernel_size, stride, padding, name):
+    tensor_argument(x, name, "input")
     if x.ndim != 4:
         raise ValueError(f"{name} expects 4-D (N, C, H, W) input, got shape {x.shape}")
     kernel = pair(kernel_size, "kernel_size")
@@ -184,7 +186,7 @@ def _pool_arguments(x, kernel_size, stride, padding, name):
     padding = pair(padding, "padding")
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{name}: padding {padding} must be at most half the kernel size {kernel}")
-    if min(output_size(x.shape[2 + d], kernel[d], stride[d], padding[d]) for d in range(2)) < 1:
+    if min(output_hw(x.shape[2:], kernel, stride, padding)) < 1:
         raise ValueError(f"{name}: input {x.shape} is too small for kernel {kernel} with padding {padding}")
     return kernel, stride, padding
 
@@ -205,7 +207,7 @@ def adaptive_avg_pool2d(x, output_size):
     When the size divides, the bins are equal windows: plain average pooling.
     Otherwise bins differ in size and overlap; each is averaged separately.
     """
-    if x.ndim != 4:
+    if tensor_argument(x, "adaptive_avg_pool2d", "input").ndim != 4:
         raise ValueError(f"adaptive_avg_pool2d expects 4-D (N, C, H, W) input, got shape {x.shape}")
     out_h, out_w = pair(output_size, "output_size")
     h, w = x.shape[2:]

@@ -12,13 +12,13 @@ What gets masked differs:
     DropConnect      the weights of a Linear layer, one mask per mini-batch
 """
 from minitl.nn import functional as F
+from minitl.nn.arguments import check_probability
 from minitl.nn.layers import Linear
 from minitl.nn.module import Module
 
 
 def _check_stochastic_depth(p, mode):
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"drop probability has to be between 0 and 1, but got {p}")
+    check_probability(p, "drop")
     if mode not in ("batch", "row"):
         raise ValueError(f"mode has to be either 'batch' or 'row', but got {mode!r}")
 
@@ -61,8 +61,7 @@ class StochasticDepth(Module):
 
 def drop_connect_linear(x, weight, bias=None, p=0.5, training=True):
     """y = x (M * W / (1 - p))^T + b with one Bernoulli(1 - p) mask M for the whole batch; eval: plain linear."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"DropConnect probability has to be between 0 and 1, but got {p}")
+    check_probability(p, "DropConnect")
     if not training or p == 0:
         return F.linear(x, weight, bias)
     return F.linear(x, weight * F._dropout_mask(weight, p, weight.shape), bias)
@@ -94,8 +93,7 @@ class DropConnectLinear(Linear):
     """
 
     def __init__(self, in_features, out_features, bias=True, p=0.5, device=None, dtype=None):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"DropConnect probability has to be between 0 and 1, but got {p}")
+        check_probability(p, "DropConnect")
         super().__init__(in_features, out_features, bias, device, dtype)
         self.p = p
 

@@ -21,7 +21,7 @@ It adds to the lecture's: the L2 term, the optional learning-rate decay and
 the starting value of the sum.
 """
 from minitl.backend import get_array_module
-from minitl.optim.optimizer import Optimizer
+from minitl.optim.optimizer import Optimizer, tensor_state
 
 
 class Adagrad(Optimizer):
@@ -38,7 +38,7 @@ class Adagrad(Optimizer):
         # as in PyTorch, the state exists from the start, for parameters with and without gradients
         for group in self.param_groups:
             for p in group["params"]:
-                self.state[p] = self._new_state(p.data, group)
+                self.state[p] = tensor_state(self._new_state(p.data, group), self.state_names)
 
     @staticmethod
     def _new_state(param, group):

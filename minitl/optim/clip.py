@@ -1,4 +1,8 @@
-"""Gradient clipping by the global norm, as torch.nn.utils.clip_grad_norm_.
+"""Gradient clipping, as torch.nn.utils.clip_grad_norm_ and clip_grad_value_ (also ``minitl.nn.utils``).
+
+By value: every gradient element is clamped to [-clip_value, clip_value].
+
+By the global norm:
 
 All gradients are seen as one long vector g. Its norm
 
@@ -18,15 +22,25 @@ from minitl.autograd import Tensor
 from minitl.backend import get_array_module
 
 
+def _with_grad(parameters):
+    """The parameters (a Tensor or an iterable of them) that have a gradient."""
+    return [p for p in ([parameters] if isinstance(parameters, Tensor) else parameters) if p.grad is not None]
+
+
+def clip_grad_value_(parameters, clip_value):
+    """Clamp every gradient element of `parameters` to [-clip_value, clip_value]."""
+    for p in _with_grad(parameters):
+        # a new array, not in place: a gradient array may be shared by several tensors
+        p.grad.data = get_array_module(p.grad.data).clip(p.grad.data, -clip_value, clip_value)
+
+
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
     """Scale the gradients of `parameters` so their joint norm is at most `max_norm`.
 
     Returns the total norm before clipping, as a 0-d Tensor (0.0 when no
     parameter has a gradient). Parameters without a gradient are ignored.
     """
-    if isinstance(parameters, Tensor):
-        parameters = [parameters]
-    with_grad = [p for p in parameters if p.grad is not None]
+    with_grad = _with_grad(parameters)
     norm_type = float(norm_type)
     if not with_grad:
         return Tensor(0.0)

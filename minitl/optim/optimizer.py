@@ -12,29 +12,41 @@ head::
 parameter that has a gradient (a parameter whose ``.grad`` is None is left
 alone: no weight decay, no momentum). The rule reads and writes
 ``state[p]``, a dict of buffers with PyTorch's names (``momentum_buffer``,
-``exp_avg``, ...), so you can print them while training.
+``exp_avg``, ...), so you can print them while training. The buffers are
+Tensors, as in PyTorch (``opt.state[p]['exp_avg'].numpy()``); the update
+rules work on their arrays, which the Tensors share (no copy per step).
 
 ``state_dict()`` uses PyTorch's layout: the parameters are numbered in group
 order and ``'state'`` and the groups' ``'params'`` refer to them by number,
 so a state_dict can be loaded into an optimizer built over new tensors of
 the same shapes (a resumed run).
 """
+import numbers
+
 from minitl import backend
-from minitl.autograd import Tensor, enable_grad, no_grad
+from minitl.autograd import Tensor, clear_grads, enable_grad, no_grad
 
 
 class Optimizer:
     """Base class: subclasses define ``_check_hyperparameters`` and ``_update``.
 
-    ``state_names`` lists the per-parameter buffers shaped like the parameter
-    (used to check shapes when a state_dict is loaded).
+    ``state_names`` lists the per-parameter buffers shaped like the parameter:
+    ``state[p]`` shows them as Tensors, and their shapes are checked when a
+    state_dict is loaded.
     """
     state_names = ()
 
     def __init__(self, params, defaults):
+        name = type(self).__name__
         if isinstance(params, Tensor):
-            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of "
+            raise TypeError(f"{name}: params must be an iterable of tensors or of "
                             "param-group dicts, got a single Tensor (wrap it in a list)")
+        if hasattr(params, "named_parameters"):  # a Module
+            raise TypeError(f"{name}: params must be an iterable of tensors, got the module "
+                            f"{type(params).__name__} itself; pass model.parameters()")
+        if callable(params):  # model.parameters, not called
+            raise TypeError(f"{name}: params must be an iterable of tensors, got the method "
+                            f"{getattr(params, '__name__', params)!r} uncalled; pass model.parameters()")
         self.defaults = defaults
         self.state = {}  # tensor -> dict of buffers; tensors hash by identity
         self.param_groups = []
@@ -86,6 +98,9 @@ class Optimizer:
 
     def _check_nonnegative(self, group, *names):
         for key in names:
+            if isinstance(group[key], bool) or not isinstance(group[key], numbers.Real):
+                raise TypeError(f"{type(self).__name__}: {key} must be a number, got {group[key]!r} "
+                                f"({type(group[key]).__name__})")
             if not group[key] >= 0:  # `not >=` also catches NaN
                 raise ValueError(f"{type(self).__name__}: invalid {key}={group[key]!r}: must be >= 0")
 
@@ -105,25 +120,24 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    self._update(p.data, p.grad.data, self.state.setdefault(p, {}), group)
+                    state = self.state.setdefault(p, {})
+                    arrays = {key: value.data if isinstance(value, Tensor) else value for key, value in state.items()}
+                    self._update(p.data, p.grad.data, arrays, group)
+                    state.update(tensor_state(arrays, self.state_names, state))
         return loss
 
     def _update(self, param, grad, state, group):
         """Apply the update rule to one parameter's array `param` in place.
 
         `grad` is its gradient array (left unchanged, as PyTorch's step leaves
-        .grad), `state` its buffers, `group` its hyper-parameters.
+        .grad), `state` its buffers as arrays (new or replaced ones are
+        exposed as Tensors after the call), `group` its hyper-parameters.
         """
         raise NotImplementedError
 
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: ``.grad = None`` (default), or zeros with ``set_to_none=False``."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad.zero_()
+        clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     # -- saving and resuming ------------------------------------------------------
     def state_dict(self):
@@ -176,7 +190,7 @@ class Optimizer:
                 if key in buffers and tuple(buffers[key].shape) != p.shape:
                     raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {index} has shape "
                                      f"{tuple(buffers[key].shape)}, the parameter has shape {p.shape}")
-            state[p] = _copy_state(buffers, like=p.data)
+            state[p] = tensor_state(_copy_state(buffers, like=p.data), self.state_names)
 
         # everything checked: only now change this optimizer
         self.param_groups = [{**saved, "params": group["params"]}
@@ -191,8 +205,24 @@ def _ordered_list(params, name):
     return list(params)
 
 
+def tensor_state(buffers, names, current=None):
+    """`buffers` with the arrays under `names` wrapped in Tensors that share them; an array that already
+    backs the Tensor of the same key in `current` keeps that Tensor (references users hold stay live)."""
+    current = current or {}
+    exposed = {}
+    for key, value in buffers.items():
+        if key in names and backend.is_array(value):
+            same = isinstance(current.get(key), Tensor) and current[key].data is value
+            value = current[key] if same else Tensor(value)
+        exposed[key] = value
+    return exposed
+
+
 def _copy_state(value, like=None):
-    """A deep copy of a state value; arrays land on the device and float dtype of `like` when given."""
+    """A deep copy of a state value (Tensors as arrays); arrays land on the device and float dtype of
+    `like` when given."""
+    if isinstance(value, Tensor):
+        value = value.data
     if isinstance(value, dict):
         return {key: _copy_state(v, like) for key, v in value.items()}
     if isinstance(value, (list, tuple)):

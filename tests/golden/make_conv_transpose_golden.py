@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from conv_transpose_cases import CASES, make_arrays  # noqa: E402
+from cases.conv_transpose_cases import CASES, make_arrays  # noqa: E402
 
 
 def torch_reference(options, arrays):

@@ -1,4 +1,4 @@
-"""Record PyTorch's values for the composite expressions of tests/core_expressions.py.
+"""Record PyTorch's values for the composite expressions of tests/cases/core_expressions.py.
 
 Run from the repository root with torch installed (pip install torch==2.13.0):
 
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from core_expressions import EXPRESSIONS, make_inputs  # noqa: E402
+from cases.core_expressions import EXPRESSIONS, make_inputs  # noqa: E402
 
 TORCH_LIB = types.SimpleNamespace(cat=torch.cat, stack=torch.stack, where=torch.where, pad=F.pad)
 

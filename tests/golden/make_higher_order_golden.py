@@ -1,4 +1,4 @@
-"""Record PyTorch's second-order results for the cases of tests/higher_order_cases.py.
+"""Record PyTorch's second-order results for the cases of tests/cases/higher_order_cases.py.
 
 Run from the repository root with torch installed (pip install torch==2.13.0):
 
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from higher_order_cases import CASES, INDEX, TARGETS, make_inputs  # noqa: E402
+from cases.higher_order_cases import CASES, INDEX, TARGETS, make_inputs  # noqa: E402
 
 TORCH_LIB = types.SimpleNamespace(grad=torch.autograd.grad, functional=torch.autograd.functional, F=F,
                                   index=torch.tensor(INDEX), targets=torch.tensor(TARGETS))

@@ -1,4 +1,4 @@
-"""Record PyTorch's values for the Module tests (tests/module_cases.py).
+"""Record PyTorch's values for the Module tests (tests/cases/module_cases.py).
 
 Run from the repository root with torch installed (pip install torch==2.13.0):
 
@@ -17,7 +17,7 @@ import torch
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-import module_cases as cases  # noqa: E402
+from cases import module_cases as cases  # noqa: E402
 
 
 def torch_reference(seed):

@@ -1,4 +1,4 @@
-"""Record PyTorch's outputs and gradients for the cases of tests/nn_cases.py.
+"""Record PyTorch's outputs and gradients for the cases of tests/cases/nn_cases.py.
 
 Run from the repository root with torch installed (pip install torch==2.13.0):
 
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from nn_cases import NN_CASES, make_inputs  # noqa: E402
+from cases.nn_cases import NN_CASES, make_inputs  # noqa: E402
 
 
 def torch_lib():

@@ -1,4 +1,4 @@
-"""Record torch.optim's trajectories for the runs of tests/optim_cases.py.
+"""Record torch.optim's trajectories for the runs of tests/cases/optim_cases.py.
 
 Run from the repository root with torch installed (pip install torch==2.13.0):
 
@@ -22,7 +22,7 @@ import torch
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-import optim_cases as cases  # noqa: E402
+from cases import optim_cases as cases  # noqa: E402
 
 
 def torch_optimizer_run(case, arrays, x, y):

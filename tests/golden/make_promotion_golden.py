@@ -1,4 +1,4 @@
-"""Record PyTorch's results for the mixed-dtype cases of tests/promotion_cases.py.
+"""Record PyTorch's results for the mixed-dtype cases of tests/cases/promotion_cases.py.
 
 Run from the repository root with torch installed (pip install torch==2.13.0):
 
@@ -17,7 +17,7 @@ import torch
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays  # noqa: E402
+from cases.promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays  # noqa: E402
 
 TORCH_LIB = types.SimpleNamespace(where=torch.where, cat=torch.cat, stack=torch.stack)
 

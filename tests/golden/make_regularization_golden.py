@@ -1,4 +1,4 @@
-"""Record PyTorch's fractional max pooling for the cases of tests/fractional_pool_cases.py.
+"""Record PyTorch's fractional max pooling for the cases of tests/cases/fractional_pool_cases.py.
 
 Run from the repository root with torch installed (pip install torch==2.13.0):
 
@@ -16,7 +16,7 @@ import torch
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
-from fractional_pool_cases import CASES, make_arrays  # noqa: E402
+from cases.fractional_pool_cases import CASES, make_arrays  # noqa: E402
 
 
 def torch_reference(shape, kernel, size, seed, dtype):

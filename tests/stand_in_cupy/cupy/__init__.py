@@ -58,3 +58,6 @@ class _Device:
 
 
 cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1), Device=_Device)
+# cupy.lib.stride_tricks.as_strided gives a device array (a view of the same memory), as CuPy's does
+lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
+    as_strided=lambda x, *args, **kwargs: _np.lib.stride_tricks.as_strided(x, *args, subok=True, **kwargs)))

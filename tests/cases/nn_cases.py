@@ -9,6 +9,8 @@ float64 arrays made from a seed, except the constants the fn builds itself.
 import numpy as np
 
 TARGETS = np.array([2, 0, 4, 1, 4, 3])
+TARGETS_SOME_IGNORED = np.array([2, -100, 4, 1, -100, 3])  # -100: the default ignore_index
+CLASS_WEIGHTS = np.array([0.5, 2.0, 1.5, 1.0, 0.25])
 STATS_MEAN = np.array([0.1, -0.2, 0.3])
 STATS_VAR = np.array([0.5, 1.5, 2.0])
 
@@ -69,12 +71,37 @@ NN_CASES = [
     ("cross_entropy_none_smoothing",
      lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS), reduction="none", label_smoothing=0.1), [(6, 5)]),
     ("nll_loss", lambda lib, x: lib.F.nll_loss(lib.F.log_softmax(x, dim=1), lib.tensor(TARGETS)), [(6, 5)]),
+    ("cross_entropy_weighted_ignored",
+     lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS_SOME_IGNORED), lib.tensor(CLASS_WEIGHTS)), [(6, 5)]),
+    ("cross_entropy_weighted_smoothing_sum",
+     lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS), weight=lib.tensor(CLASS_WEIGHTS),
+                                        ignore_index=4, reduction="sum", label_smoothing=0.2), [(6, 5)]),
+    ("cross_entropy_weighted_smoothing_mean",
+     lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS), weight=lib.tensor(CLASS_WEIGHTS),
+                                        label_smoothing=0.3), [(6, 5)]),
+    ("nll_loss_weighted_ignored",
+     lambda lib, x: lib.F.nll_loss(x, lib.tensor(TARGETS), weight=lib.tensor(CLASS_WEIGHTS), ignore_index=1,
+                                   reduction="none"), [(6, 5)]),
     ("mse_loss", lambda lib, x, t: lib.F.mse_loss(x, t), [(3, 4), (3, 4)]),
     ("mse_loss_sum", lambda lib, x, t: lib.F.mse_loss(x, t, reduction="sum"), [(5,), (5,)]),
     ("bce_with_logits", lambda lib, x: lib.F.binary_cross_entropy_with_logits(x, lib.tensor(TARGETS % 2 * 1.0)),
      [(6,)]),
     ("bce_with_logits_none",
      lambda lib, x, t: lib.F.binary_cross_entropy_with_logits(x, t, reduction="none"), [(2, 3), (2, 3)]),
+    ("bce_with_logits_weight_pos_weight",
+     lambda lib, x, t: lib.F.binary_cross_entropy_with_logits(x, t, lib.tensor(np.array([[0.5], [2.0]])),
+                                                              pos_weight=lib.tensor(np.array([3.0, 0.5, 1.0]))),
+     [(2, 3), (2, 3)]),
+    ("gelu", lambda lib, x: lib.F.gelu(x * 3), [(4, 5)]),
+    ("gelu_tanh", lambda lib, x: lib.F.gelu(x * 3, approximate="tanh"), [(4, 5)]),
+    ("unfold", lambda lib, x: lib.F.unfold(x, 3), [(2, 3, 6, 5)]),
+    ("unfold_rect_strided_dilated",
+     lambda lib, x: lib.F.unfold(x, (2, 3), dilation=(2, 1), padding=1, stride=2), [(2, 2, 7, 6)]),
+    ("unfold_gaps_between_windows", lambda lib, x: lib.F.unfold(x, 2, stride=3), [(1, 2, 5, 5)]),
+    ("fold", lambda lib, x: lib.F.fold(x, (5, 6), 2), [(2, 8, 20)]),
+    ("fold_rect_strided_padded",
+     lambda lib, x: lib.F.fold(x, output_size=(6, 5), kernel_size=(3, 2), padding=1, stride=(2, 1), dilation=(1, 2)),
+     [(1, 12, 15)]),
 ]
 
 
