@@ -8,7 +8,7 @@ The layers are Modules over ``functional``; ``module``, ``containers`` and
 from them without a cycle.
 """
 from minitl.nn import functional, init, utils
-from minitl.nn.containers import ModuleList, Sequential
+from minitl.nn.containers import ModuleDict, ModuleList, Sequential
 from minitl.nn.fractional_pool import FractionalMaxPool2d
 from minitl.nn.layers import (
                               GELU,
