@@ -1,6 +1,6 @@
 """Record PyTorch's conv_transpose2d for the cases of tests/test_conv_transpose.py.
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_conv_transpose_golden.py
 

@@ -1,6 +1,6 @@
 """Record PyTorch's values for the composite expressions of tests/cases/core_expressions.py.
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_core_golden.py
 

@@ -1,6 +1,6 @@
 """Record PyTorch's second-order results for the cases of tests/cases/higher_order_cases.py.
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_higher_order_golden.py
 

@@ -1,6 +1,6 @@
 """Record PyTorch's values for the Module tests (tests/cases/module_cases.py).
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_module_golden.py
 

@@ -1,6 +1,6 @@
 """Record PyTorch's outputs and gradients for the cases of tests/cases/nn_cases.py.
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_nn_golden.py
 

@@ -1,6 +1,6 @@
 """Record torch.optim's trajectories for the runs of tests/cases/optim_cases.py.
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_optim_golden.py
 

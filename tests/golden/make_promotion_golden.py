@@ -1,6 +1,6 @@
 """Record PyTorch's results for the mixed-dtype cases of tests/cases/promotion_cases.py.
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_promotion_golden.py
 

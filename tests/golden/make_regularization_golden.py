@@ -1,6 +1,6 @@
 """Record PyTorch's fractional max pooling for the cases of tests/cases/fractional_pool_cases.py.
 
-Run from the repository root with torch installed (pip install torch==2.13.0):
+Run from the repository root with torch installed (pip install -e ".[oracle]", the pinned torch):
 
     python tests/golden/make_regularization_golden.py
 
