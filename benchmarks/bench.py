@@ -242,7 +242,8 @@ def format_table(report):
         lines.append(f"{workload:<16}{1000 * row['minitl']['seconds']:>11.1f}"
                      + (f"{1000 * torch_row['seconds']:>10.1f}{row['ratio']:>7.2f}x" if torch_row else f"{'-':>10}{'-':>8}")
                      + f"{row['minitl']['peak_mb']:>11.0f}" + (f"{torch_row['peak_mb']:>10.0f}" if torch_row else f"{'-':>10}"))
-    lines.append(f"(device {report['device']}; {report['threads']} threads;{' every core busy;' if report.get('busy') else ''} ms: median over {report['rounds']} "
+    busy = " every core busy;" if report.get("busy") else ""
+    lines.append(f"(device {report['device']}; {report['threads']} threads;{busy} ms: median over {report['rounds']} "
                  "rounds of the median of timed repeats after warm-up; ratio: median of the rounds' ratios; "
                  "MB = peak RSS growth, host memory only)")
     for workload, row in report["results"].items():

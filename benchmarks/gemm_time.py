@@ -54,10 +54,11 @@ def main():
     step()
     rng = np.random.default_rng(0)
     seconds, flops = {}, 0
-    for kind, groups, out_channels, (g, k, length) in records:
+    for kind, _, out_channels, (g, k, length) in records:
         a = rng.standard_normal((g, out_channels // g, length if kind == "weight gradient" else k), dtype=np.float32)
         b = rng.standard_normal((g, k, length), dtype=np.float32)
-        product = (lambda: a @ b.swapaxes(-1, -2)) if kind == "weight gradient" else (lambda: a @ b)
+        def product(a=a, b=b, kind=kind):  # this iteration's operands, bound now
+            return a @ b.swapaxes(-1, -2) if kind == "weight gradient" else a @ b
         seconds[kind] = seconds.get(kind, 0.0) + bench.median_time(product, warmup=1, repeats=7)
         flops += 2 * out_channels * k * length
     total = sum(seconds.values())

@@ -50,6 +50,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from training_dynamics import figure, mean_std, save  # noqa: E402 (the sibling demo's table and figure helpers)
+
 import minitl as tl  # noqa: E402
 from minitl import optim  # noqa: E402
 from minitl.data import MNIST  # noqa: E402
@@ -82,25 +84,6 @@ def mnist_images(side):
 
 def float64(array):
     return tl.tensor(array, dtype=tl.float64)
-
-
-def mean_std(values, digits=1):
-    values = np.asarray(values, dtype=np.float64)
-    return f"{values.mean():.{digits}f} +- {values.std():.{digits}f}"
-
-
-def figure(rows, columns, size):
-    """A matplotlib Figure (no pyplot: no global state) and its grid of axes."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    return fig, fig.subplots(rows, columns, squeeze=False)
-
-
-def save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    return path.name
 
 
 # -- (a) Newton vs gradient descent vs L-BFGS ------------------------------------------------------------------
@@ -337,11 +320,11 @@ def sharpness_study(out, quick, seeds):
         sharp = [np.asarray(r["sharpness"]) for r in lr_runs]
         crossings = [np.asarray(r["steps"])[s >= 0.9 * limit] for r, s in zip(lr_runs, sharp)]
         crossed = [int(c[0]) for c in crossings if len(c)]
-        crossing = (f"step {mean_std(crossed, 0)}" + ("" if len(crossed) == seeds else f" ({len(crossed)}/{seeds})")
+        crossing = (f"step {mean_std(crossed, digits=0)}" + ("" if len(crossed) == seeds else f" ({len(crossed)}/{seeds})")
                     if crossed else "never")
         last_third = [s[len(s) * 2 // 3:].mean() for s in sharp]
         table.append(f"{lr:>6g}{limit:>7g}{mean_std([s[0] for s in sharp]):>16}{mean_std([s.max() for s in sharp]):>16}"
-                     f"{mean_std(last_third):>16}{crossing:>22}{mean_std([r['losses'][-1] for r in lr_runs], 3):>18}")
+                     f"{mean_std(last_third):>16}{crossing:>22}{mean_std([r['losses'][-1] for r in lr_runs], digits=3):>18}")
         results[f"{lr:g}"] = {"two_over_lr": limit, "first_step_at_0.9_limit": crossed, "runs": lr_runs}
     fig, axes = figure(1, 2, (13, 4.5))
     sharp_axis, loss_axis = axes[0]
@@ -417,10 +400,11 @@ def saddle_study(out, quick, seeds):
                                 "negative": negative, "eigenvalues": eigenvalues.tolist()})
     for stage, stage_rows in rows.items():
         eigenvalues = [np.asarray(r["eigenvalues"]) for r in stage_rows]
-        table.append(f"{stage:<14}{len(eigenvalues[0]):>11}{mean_std([r['loss'] for r in stage_rows], 3):>18}"
-                     f"{mean_std([r['gradient_norm'] for r in stage_rows], 3):>18}"
+        table.append(f"{stage:<14}{len(eigenvalues[0]):>11}{mean_std([r['loss'] for r in stage_rows], digits=3):>18}"
+                     f"{mean_std([r['gradient_norm'] for r in stage_rows], digits=3):>18}"
                      f"{mean_std([r['negative'] for r in stage_rows]):>24}"
-                     f"{mean_std([e[0] for e in eigenvalues], 3):>20}{mean_std([e[-1] for e in eigenvalues], 2):>18}")
+                     f"{mean_std([e[0] for e in eigenvalues], digits=3):>20}"
+                     f"{mean_std([e[-1] for e in eigenvalues], digits=2):>18}")
     fig, axes = figure(1, 1, (8, 4.5))
     axis = axes[0][0]
     for i, (stage, stage_rows) in enumerate(rows.items()):

@@ -24,12 +24,12 @@ import time
 
 import numpy as np
 from matplotlib.figure import Figure
+from transfer import as_cifar_input, k_shot, loader, mnist_arrays  # the main demo's data helpers
 
 import minitl as tl
 from minitl import backdoor, models, multitask, nn, optim, transfer
 from minitl.pca import pca
 from minitl.train import evaluate, fit
-from transfer import as_cifar_input, k_shot, loader, mnist_arrays  # the main demo's data helpers
 
 LR_GRID = (1e-3, 3e-3, 1e-2)  # Adam learning rates tried per method (for fine-tuning: the head's; the rest gets 1/10)
 STUDIES = ("similar", "different", "fc-conv", "multitask", "backdoor")
@@ -216,7 +216,8 @@ def depth_study(setting, ks, seeds, quick):
     lrs = {}
     selection = draw(setting, ks[0], 100)  # a draw no reported run uses
     for method, train in methods.items():
-        lrs[method] = choose_lr(lambda lr: train(selection, epochs(len(selection)), lr, 100)(setting["val"]), quick)
+        lrs[method] = choose_lr(lambda lr, train=train: train(selection, epochs(len(selection)), lr, 100)(setting["val"]),
+                                quick)
     print(f"  learning rates chosen at k={ks[0]}: " + ", ".join(f"{m} {lr:g}" for m, lr in lrs.items()), flush=True)
     results = {method: {k: [] for k in ks} for method in methods}
     for k in ks:
@@ -436,8 +437,9 @@ def run_multitask(args, out, started):
     for k in ks:
         selection = draw(setting, k, 100)
         for method, tasks in methods.items():  # validation accuracy: the mean over the method's tasks
-            lrs[method, k] = choose_lr(lambda lr: np.mean([run(method, selection, lr, 100, setting["val"])[t]
-                                                           for t in tasks]), args.quick)
+            def validation(lr, method=method, tasks=tasks, selection=selection):
+                return np.mean([run(method, selection, lr, 100, setting["val"])[t] for t in tasks])
+            lrs[method, k] = choose_lr(validation, args.quick)
         for seed in range(seeds):
             chosen = draw(setting, k, seed)
             for method in methods:
@@ -525,7 +527,7 @@ def run_backdoor(args, out, started):
         payload[f"{source_kind} source"] = {"clean_accuracy": clean, "attack_success": hit}
 
         for method, train in backdoor_methods(state, source_kind == "clean").items():
-            lr = choose_lr(lambda lr: accuracy(train(draw(setting, k, 100), lr, 100), target[setting["val"]],
+            lr = choose_lr(lambda lr, train=train: accuracy(train(draw(setting, k, 100), lr, 100), target[setting["val"]],
                                                targets[setting["val"]]), args.quick)
             scores = {"clean": [], "triggered": []}
             for seed in range(seeds):

@@ -10,8 +10,24 @@ import importlib
 
 from minitl import cuda, io, nn, ops, optim, testing
 from minitl.autograd import Function, Tensor
-from minitl.creation import (arange, eye, float32, float64, from_numpy, full, int64, linspace, ones, ones_like, rand,
-                             randint, randn, tensor, zeros, zeros_like)
+from minitl.creation import (
+    arange,
+    eye,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    int64,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    randint,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from minitl.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from minitl.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minitl.io import load, save

@@ -27,8 +27,21 @@ import numpy as np
 from minitl import backend
 from minitl.autograd import no_grad
 from minitl.creation import arange
-from minitl.nn import (BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Identity, LeakyReLU, Linear, Module,
-                       ReLU, Sequential, Sigmoid, Tanh)
+from minitl.nn import (
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    Module,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
 from minitl.nn import functional as F
 
 

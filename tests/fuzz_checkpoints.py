@@ -21,11 +21,12 @@ import torch
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE / "fixtures")]
-from checkpoint_fuzz import classify, mutants  # noqa: E402
 from make_fuzz_fixtures import oracle  # noqa: E402
 from test_checkpoint_fuzz import load_in_child  # noqa: E402
 
 import minitl as tl  # noqa: E402
+
+from checkpoint_fuzz import classify, mutants  # noqa: E402
 
 BATCH = 200
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+
 from checkpoint_fuzz import classify, mutants
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"

@@ -13,12 +13,13 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch_pickles as tp
 
 import minitl
 from minitl import models
 from minitl.io import CheckpointError, load_torch_checkpoint
 from minitl.io.torch_checkpoint import StorageRef, StorageType, TensorRef
+
+import torch_pickles as tp
 
 FLOATS = np.arange(6, dtype=np.float32).tobytes()  # one storage of 6 elements
 

@@ -7,6 +7,7 @@ import pytest
 
 import minitl as tl
 import minitl.nn.functional as F
+
 from cases.conv_transpose_cases import CASES, make_arrays
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "conv_transpose.npz")

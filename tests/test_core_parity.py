@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import minitl as tl
+
 from cases.core_expressions import EXPRESSIONS, make_inputs
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "core_expressions.npz")

@@ -11,12 +11,12 @@ import tarfile
 import numpy as np
 import pytest
 
-import local_files
 import minitl as tl
-from minitl.data import (CIFAR10, MNIST, DataLoader, Dataset, ImageFolder, Subset, TensorDataset, class_indices,
-                         transforms)
 from minitl import hub
+from minitl.data import CIFAR10, MNIST, DataLoader, Dataset, ImageFolder, Subset, TensorDataset, class_indices, transforms
 from minitl.data.datasets import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, read_idx
+
+import local_files
 
 
 class Squares(Dataset):
@@ -133,7 +133,7 @@ def test_flip_and_crop_on_a_known_array():
     tl.manual_seed(0)
     for _ in range(20):
         out = crop(image)
-        windows = [padded[:, t:t + 3, l:l + 3] for t in range(3) for l in range(4)]
+        windows = [padded[:, top:top + 3, left:left + 3] for top in range(3) for left in range(4)]
         assert out.shape == (1, 3, 3) and out.dtype == np.float32
         assert any(np.array_equal(out, w) for w in windows)
     with pytest.raises(ValueError, match="exceeds"):

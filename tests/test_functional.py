@@ -7,6 +7,7 @@ import pytest
 
 import minitl as tl
 import minitl.nn.functional as F
+
 from cases.nn_cases import NN_CASES, make_inputs
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "nn_functional.npz")

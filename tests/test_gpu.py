@@ -18,6 +18,7 @@ from minitl import backend, models, nn, optim, transfer
 from minitl.data import DataLoader, TensorDataset
 from minitl.nn import functional as F
 from minitl.train import fit
+
 from cases.nn_cases import NN_CASES
 from cases.nn_cases import make_inputs as make_layer_inputs
 from cases.op_cases import OP_CASES

@@ -8,15 +8,16 @@ import types
 
 import numpy as np
 import pytest
+from test_functional import minitl_lib
 
 import minitl as tl
 import minitl.nn.functional as F
+
 from cases.higher_order_cases import CASES, INDEX, TARGETS, make_inputs
 from cases.nn_cases import NN_CASES
 from cases.nn_cases import make_inputs as make_nn_inputs
 from cases.op_cases import OP_CASES
 from cases.op_cases import make_inputs as make_op_inputs
-from test_functional import minitl_lib
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "higher_order.npz")
 

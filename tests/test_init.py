@@ -8,6 +8,7 @@ import pytest
 import minitl as tl
 from minitl import nn
 from minitl.nn import init
+
 from cases.module_cases import FAN_SHAPES, GAINS
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "module.npz")

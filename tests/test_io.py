@@ -10,7 +10,6 @@ import subprocess
 import sys
 import zipfile
 
-import local_files
 import numpy as np
 import pytest
 
@@ -18,6 +17,8 @@ import minitl as tl
 from minitl.io import CheckpointError, load, load_torch_checkpoint, save
 from minitl.io.safe_pickle import scan
 from minitl.io.torch_checkpoint import LEGACY_MAGIC
+
+import local_files
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 EXPECTED = np.load(FIXTURES / "tensors_expected.npz")

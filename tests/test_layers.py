@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from cases import module_cases as cases
 from minitl import nn
+
+from cases import module_cases as cases
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "module.npz")
 TOLERANCE = 1e-10  # float64 parity with PyTorch (observed: about 1e-15)

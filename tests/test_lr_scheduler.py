@@ -8,8 +8,9 @@ import pytest
 
 import minitl as tl
 import minitl.optim as optim
-from cases import optim_cases as cases
 from minitl.optim import lr_scheduler
+
+from cases import optim_cases as cases
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "optim.npz")
 

@@ -3,10 +3,11 @@ import pathlib
 
 import numpy as np
 import pytest
-from local_files import checkpoint_path, needs_weights
 
 import minitl as tl
 from minitl import models
+
+from local_files import checkpoint_path, needs_weights
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "models.npz")
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import minitl as tl
+
 from cases.op_cases import OP_CASES, make_inputs
 
 CASE_IDS = [case[0] for case in OP_CASES]

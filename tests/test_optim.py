@@ -6,6 +6,7 @@ import pytest
 
 import minitl as tl
 import minitl.optim as optim
+
 from cases import optim_cases as cases
 
 

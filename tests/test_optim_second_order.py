@@ -7,6 +7,7 @@ import pytest
 
 import minitl as tl
 import minitl.optim as optim
+
 from cases import optim_cases as cases
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "optim.npz")

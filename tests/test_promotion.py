@@ -9,9 +9,10 @@ import types
 
 import numpy as np
 import pytest
-from cases.promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays
 
 import minitl as tl
+
+from cases.promotion_cases import GRADIENT_CASES, PROMOTION_CASES, operand_arrays
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "promotion.npz")
 MINITL_LIB = types.SimpleNamespace(where=tl.where, cat=tl.cat, stack=tl.stack)

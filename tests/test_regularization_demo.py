@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from local_files import MNIST_SKIP, mnist_dir
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -30,9 +32,8 @@ def test_splits_are_disjoint_fixed_and_of_the_asked_sizes():
 
 
 def test_regularization_demo_quick(tmp_path):
-    data = os.environ.get("MINITL_DATA_DIR")
-    if not (data and (pathlib.Path(data) / "mnist" / "t10k-images-idx3-ubyte.gz").exists()):
-        pytest.skip("needs MINITL_DATA_DIR with mnist/ (CI uses ../shared/data)")
+    if mnist_dir() is None:
+        pytest.skip(MNIST_SKIP)
     pytest.importorskip("matplotlib")
     done = subprocess.run([sys.executable, str(ROOT / "demos" / "regularization.py"), "--quick", "--out",
                            str(tmp_path)], capture_output=True, text=True, timeout=600,

@@ -1,16 +1,17 @@
 """Fractional max pooling (against PyTorch, golden and live), stochastic depth and DropConnect:
 gradient checks in float64 with fixed randomness, and the statistics of their masks."""
-import os
 import pathlib
 
 import numpy as np
 import pytest
-from cases.fractional_pool_cases import CASE_IDS, CASES
 
 import minitl as tl
 import minitl.nn.functional as F
 from minitl import models, nn
 from minitl.nn.fractional_pool import window_starts
+
+from cases.fractional_pool_cases import CASE_IDS, CASES
+from local_files import needs_weights
 
 GOLDEN = np.load(pathlib.Path(__file__).parent / "golden" / "regularization.npz")
 
@@ -197,9 +198,7 @@ def test_a_dropped_block_is_its_shortcut_after_relu():
         assert not np.array_equal(block.eval()(x).numpy(), F.relu(x).numpy())
 
 
-@pytest.mark.skipif(not os.environ.get("MINITL_WEIGHTS_DIR") or not (
-    pathlib.Path(os.environ.get("MINITL_WEIGHTS_DIR", ".")) / "resnet20-12fca82f.th").exists(),
-    reason="set MINITL_WEIGHTS_DIR to a folder with resnet20-12fca82f.th (CI uses ../shared/pretrained)")
+@needs_weights
 def test_pretrained_weights_load_with_stochastic_depth():
     model = models.resnet20(weights="cifar10", stochastic_depth_prob=0.2)
     reference = models.resnet20(weights="cifar10")

@@ -1,6 +1,6 @@
 """Tensor creation, attributes, conversions and the backend's device handling."""
-import sys
 import subprocess
+import sys
 
 import numpy as np
 import pytest

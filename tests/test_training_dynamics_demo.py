@@ -7,13 +7,14 @@ import sys
 
 import pytest
 
+from local_files import MNIST_SKIP, mnist_dir
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def needs_mnist():
-    data = os.environ.get("MINITL_DATA_DIR")
-    if not (data and (pathlib.Path(data) / "mnist" / "t10k-images-idx3-ubyte.gz").exists()):
-        pytest.skip("needs MINITL_DATA_DIR with mnist/ — CI uses ../shared")
+    if mnist_dir() is None:
+        pytest.skip(MNIST_SKIP)
     pytest.importorskip("matplotlib")
 
 

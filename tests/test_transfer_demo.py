@@ -5,8 +5,9 @@ import pathlib
 import subprocess
 import sys
 
-import local_files
 import pytest
+
+import local_files
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

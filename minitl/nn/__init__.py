@@ -10,9 +10,27 @@ from them without a cycle.
 from minitl.nn import functional, init, utils
 from minitl.nn.containers import ModuleDict, ModuleList, Sequential
 from minitl.nn.fractional_pool import FractionalMaxPool2d
-from minitl.nn.layers import (GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d,
-                              Dropout, Dropout2d, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, MaxPool2d, ReLU,
-                              Sigmoid, Softmax, Tanh)
+from minitl.nn.layers import (
+                              GELU,
+                              AdaptiveAvgPool2d,
+                              AvgPool2d,
+                              BatchNorm1d,
+                              BatchNorm2d,
+                              Conv2d,
+                              ConvTranspose2d,
+                              Dropout,
+                              Dropout2d,
+                              Flatten,
+                              Identity,
+                              LeakyReLU,
+                              Linear,
+                              LogSoftmax,
+                              MaxPool2d,
+                              ReLU,
+                              Sigmoid,
+                              Softmax,
+                              Tanh,
+)
 from minitl.nn.loss_modules import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minitl.nn.module import IncompatibleKeys, Module, Parameter
 from minitl.nn.regularization import DropConnectLinear, StochasticDepth, drop_connect_linear, stochastic_depth

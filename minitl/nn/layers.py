@@ -51,7 +51,38 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class Conv2d(Module):
+class _ConvNd(Module):
+    """What Conv2d and ConvTranspose2d share: channels and groups, the window arguments, weight, bias, repr."""
+    _optional_arguments = (("padding", (0, 0)), ("dilation", (1, 1)))  # shown by repr when not the default
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                 weight_channels, device, dtype):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
+                             f"divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
+        self.padding, self.dilation = pair(padding, "padding"), pair(dilation, "dilation")
+        self.weight = _empty_parameter((*weight_channels, *self.kernel_size), device, dtype)
+        self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
+
+    def reset_parameters(self):
+        _reset_weight_and_bias(self.weight, self.bias)
+
+    def extra_repr(self):
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        for name, default in self._optional_arguments:
+            if getattr(self, name) != default:
+                text += f", {name}={getattr(self, name)}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+class Conv2d(_ConvNd):
     """2-D cross-correlation over (N, C_in, H, W) with weight (C_out, C_in / groups, kH, kW).
 
     Output size per spatial dim: floor((size + 2 padding - dilation (k - 1) - 1) / stride) + 1.
@@ -61,74 +92,33 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, device=None, dtype=None):
-        super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
-                             f"divisible by groups ({groups})")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
-        self.padding, self.dilation = pair(padding, "padding"), pair(dilation, "dilation")
-        self.weight = _empty_parameter((out_channels, in_channels // groups, *self.kernel_size), device, dtype)
-        self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         (out_channels, in_channels // groups), device, dtype)
         self.reset_parameters()
-
-    def reset_parameters(self):
-        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
-    def extra_repr(self):
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
 
-
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_ConvNd):
     """The transposed convolution of (N, C_in, H, W) with weight (C_in, C_out / groups, kH, kW): conv2d's adjoint.
 
     Output size per spatial dim: (size - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
     PyTorch's initialisation, with fan_in = C_out / groups * kH * kW (the weight's dim 1 and kernel).
     """
 
+    _optional_arguments = (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1)))
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, device=None, dtype=None):
-        super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
-                             f"divisible by groups ({groups})")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
-        self.padding, self.output_padding = pair(padding, "padding"), pair(output_padding, "output_padding")
-        self.dilation = pair(dilation, "dilation")
-        self.weight = _empty_parameter((in_channels, out_channels // groups, *self.kernel_size), device, dtype)
-        self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         (in_channels, out_channels // groups), device, dtype)
+        self.output_padding = pair(output_padding, "output_padding")
         self.reset_parameters()
-
-    def reset_parameters(self):
-        _reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                   self.groups, self.dilation)
-
-    def extra_repr(self):
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1))):
-            if getattr(self, name) != default:
-                text += f", {name}={getattr(self, name)}"
-        if self.groups != 1:
-            text += f", groups={self.groups}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
 
 
 def _reset_weight_and_bias(weight, bias):

@@ -55,7 +55,7 @@ class _Pool2d(Function):
 
     def _patches(self, x, pad_value):
         """The padded input's patches, one per window offset, row by row (strided views, no copies)."""
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        (kh, kw), (sh, sw) = self.kernel, self.stride
         oh, ow = output_hw(x.shape[2:], self.kernel, self.stride, self.padding)
         x_padded = pad_spatial(x, self.padding, pad_value)
         self.padded_shape = x_padded.shape

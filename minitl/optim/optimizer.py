@@ -24,7 +24,7 @@ the same shapes (a resumed run).
 import numbers
 
 from minitl import backend
-from minitl.autograd import Tensor, clear_grads, enable_grad, no_grad
+from minitl.autograd import Array, Tensor, clear_grads, enable_grad, no_grad
 
 
 class Optimizer:
@@ -126,7 +126,7 @@ class Optimizer:
                     state.update(tensor_state(arrays, self.state_names, state))
         return loss
 
-    def _update(self, param, grad, state, group):
+    def _update(self, param: Array, grad: Array, state: dict, group: dict) -> None:
         """Apply the update rule to one parameter's array `param` in place.
 
         `grad` is its gradient array (left unchanged, as PyTorch's step leaves
