@@ -35,7 +35,6 @@ initialisations (mean +- std). Times are CPU seconds of one thread
 PNGs, the tables and results.json go to --out.
 """
 import argparse
-import json
 import os
 import pathlib
 import sys
@@ -50,7 +49,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from training_dynamics import figure, mean_std, save  # noqa: E402 (the sibling demo's table and figure helpers)
+from training_dynamics import figure, mean_std, run_studies, save, save_results  # noqa: E402 (the sibling demo's table and figure helpers)
 
 import minitl as tl  # noqa: E402
 from minitl import optim  # noqa: E402
@@ -426,21 +425,12 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     seeds = 1 if args.quick else SEEDS
-    tables, results, pictures = [], {}, []
     studies = [("convergence", lambda: convergence_study(out, args.quick)),
                ("hessian_cost", lambda: hessian_cost_study(out, args.quick)),
                ("sharpness", lambda: sharpness_study(out, args.quick, seeds)),
                ("saddles", lambda: saddle_study(out, args.quick, seeds))]
-    for name, study in studies:
-        section_start = time.process_time()
-        table, results[name], names = study()
-        pictures += names
-        tables.append(table)
-        print(f"{table}\n({time.process_time() - section_start:.0f} s of CPU time)\n", flush=True)
-    seconds, cpu_seconds = time.time() - started, time.process_time()
-    (out / "results.json").write_text(json.dumps({"quick": args.quick, "seeds": seeds, "seconds": round(seconds),
-                                                  "cpu_seconds": round(cpu_seconds),
-                                                  "pictures": pictures, **results}, indent=1))
+    results, pictures = run_studies(studies, clock=time.process_time, unit="s of CPU time")
+    seconds, cpu_seconds = save_results(out, results, pictures, quick=args.quick, seeds=seeds, started=started)
     print(f"plots and results.json in {out}/; total {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time)")
 
 

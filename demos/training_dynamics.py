@@ -450,6 +450,26 @@ def recording_cost(splits, epochs_of_timing=3):
                               for name, s in best.items()}
 
 
+def run_studies(studies, clock=time.time, unit="s"):
+    """Run each (name, study): print its table and the `clock` seconds it took; (results by name, PNG names)."""
+    results, pictures = {}, []
+    for name, study in studies:
+        section_start = clock()
+        table, results[name], names = study()
+        pictures += names
+        print(f"{table}\n({clock() - section_start:.0f} {unit})\n", flush=True)
+    return results, pictures
+
+
+def save_results(out, results, pictures, *, quick, seeds, started):
+    """Write results.json (with the run's wall and CPU seconds) to `out`; return those two times."""
+    seconds, cpu_seconds = time.time() - started, time.process_time()
+    (out / "results.json").write_text(json.dumps({"quick": quick, "seeds": seeds, "seconds": round(seconds),
+                                                  "cpu_seconds": round(cpu_seconds),
+                                                  "pictures": pictures, **results}, indent=1))
+    return seconds, cpu_seconds
+
+
 def main():
     args = parse_args()
     out = pathlib.Path(args.out)
@@ -457,25 +477,16 @@ def main():
     started = time.time()
     seeds = 1 if args.quick else SEEDS
     splits = mnist_splits((600, 200, 200) if args.quick else (6000, 2000, 2000))
-    tables, results, pictures = [], {}, []
     studies = [("activations", lambda: activation_study(out, args.quick)),
                ("learning_rates", lambda: learning_rate_study(splits, out, 1 if args.quick else 5, seeds)),
                ("preprocessing", lambda: preprocessing_study(splits, out, 1 if args.quick else 3, seeds)),
                ("schedules", lambda: schedule_study(splits, out, 2 if args.quick else 10, seeds)),
                ("update_ratios", lambda: ratio_study(splits, out, 1 if args.quick else 3, seeds,
                                                      2 if args.quick else 5))]
-    for name, study in studies:
-        section_start = time.time()
-        table, results[name], names = study()
-        pictures += names
-        tables.append(table)
-        print(f"{table}\n({time.time() - section_start:.0f} s)\n", flush=True)
+    results, pictures = run_studies(studies)
     cost_table, results["recording_cost"] = recording_cost(splits, 1 if args.quick else 3)
     print(cost_table)
-    seconds, cpu_seconds = time.time() - started, time.process_time()
-    (out / "results.json").write_text(json.dumps({"quick": args.quick, "seeds": seeds, "seconds": round(seconds),
-                                                  "cpu_seconds": round(cpu_seconds),
-                                                  "pictures": pictures, **results}, indent=1))
+    seconds, cpu_seconds = save_results(out, results, pictures, quick=args.quick, seeds=seeds, started=started)
     print(f"\nplots and results.json in {out}/; total {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time)")
 
 
