@@ -165,6 +165,9 @@ def _worker(engine, workload, warmup, repeats, threads, device):
     if engine == "torch":
         import torch
         torch.set_num_threads(threads)
+    else:
+        import minitl
+        minitl.set_num_threads(threads)
     before = _current_rss_mb()  # after the imports (minitl's came with this module): model, data and steps count
     step = _torch_step(workload, device) if engine == "torch" else minitl_step(workload, device)
     seconds = median_time(step, warmup, repeats)

@@ -14,6 +14,7 @@ gradients and the final linear layer are left out (under 2% of the FLOPs).
 import numpy as np
 
 from benchmarks import bench
+from minitl import threads
 from minitl.nn import conv
 
 records = []  # (kind, groups, out_channels, cols shape)
@@ -21,33 +22,39 @@ records = []  # (kind, groups, out_channels, cols shape)
 
 def record_products():
     """Wrap convolve and Conv2d.backward so that each chunk's cols shape is recorded with its GEMM."""
-    chunks_of_cols, convolve, backward = conv.Layout.chunks_of_cols, conv.convolve, conv.Conv2d.backward
+    cols_of, convolve, backward = conv.Layout.cols, conv.convolve, conv.Conv2d.backward
     phase = ["product"]
 
-    def recording_chunks(layout, x_padded, out_channels):
-        for images, cols in chunks_of_cols(layout, x_padded, out_channels):
-            records.append((phase[-1], layout.groups, out_channels, cols.shape))
-            yield images, cols
+    def recording_cols(layout, x_padded, images):
+        cols = cols_of(layout, x_padded, images)
+        records.append((phase[-1], layout.groups, out_channels[-1], cols.shape))
+        return cols
 
-    def recording_convolve(*args):
+    out_channels = [None]  # of the convolution now running
+
+    def recording_convolve(x, weight, layout):
         phase.append("product")
+        out_channels.append(weight.shape[0])
         try:
-            return convolve(*args)
+            return convolve(x, weight, layout)
         finally:
             phase.pop()
+            out_channels.pop()
 
     def recording_backward(self, gy):
         phase.append("weight gradient")  # the chunks read in backward itself; its convolve says "product"
+        out_channels.append(self.weight.shape[0])
         try:
             return backward(self, gy)
         finally:
             phase.pop()
+            out_channels.pop()
 
-    conv.Layout.chunks_of_cols, conv.convolve, conv.Conv2d.backward = \
-        recording_chunks, recording_convolve, recording_backward
+    conv.Layout.cols, conv.convolve, conv.Conv2d.backward = recording_cols, recording_convolve, recording_backward
 
 
 def main():
+    threads.set_num_threads(1)  # minitl's step serial, BLAS with its own thread count (OPENBLAS_NUM_THREADS)
     step = bench.minitl_step("resnet20 train", "cpu")
     step_seconds = bench.median_time(step, warmup=1, repeats=7)
     record_products()

@@ -36,6 +36,7 @@ from minitl.ops.arithmetic import allclose
 from minitl.ops.elementwise import clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
 from minitl.ops.matmul import matmul
 from minitl.random import manual_seed
+from minitl.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,8 @@ __all__ = [
     # dtypes, factories, random numbers
     "float32", "float64", "int64", "zeros", "zeros_like", "ones", "ones_like", "full", "arange", "linspace", "eye",
     "rand", "randn", "randint", "manual_seed",
+    # threads
+    "get_num_threads", "set_num_threads",
     # operations
     "cat", "stack", "where", "pad", "sum", "mean", "softmax", "log_softmax", "matmul", "allclose",
     "clip", "cos", "exp", "log", "relu", "sigmoid", "sin", "sqrt", "tanh",

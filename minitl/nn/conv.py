@@ -43,9 +43,12 @@ Backward:
              (np.add.at would be ~13x slower)
     db     = dY summed over N, OH, OW
 """
+import functools
+import operator
+
 import numpy as np
 
-from minitl import backend
+from minitl import backend, threads
 from minitl.autograd import Function, Tensor, enable_grad, grad, is_grad_enabled
 from minitl.nn.arguments import check_input_dtype, tensor_argument
 
@@ -77,8 +80,12 @@ def pad_spatial(x, padding, value=0, extra_rows=0):
     (ph, pw), (n, c, h, w) = padding, x.shape
     if ph == 0 and pw == 0 and extra_rows == 0:
         return x
-    padded = xp.full((n, c, h + 2 * ph + extra_rows, w + 2 * pw), value, dtype=x.dtype)
-    padded[:, :, ph:ph + h, pw:pw + w] = x
+    padded = xp.empty((n, c, h + 2 * ph + extra_rows, w + 2 * pw), dtype=x.dtype)
+
+    def pad_images(images):  # blocks of images on any thread
+        padded[images] = value
+        padded[images, :, ph:ph + h, pw:pw + w] = x[images]
+    threads.parallel_map(pad_images, threads.rows(x))
     return padded
 
 
@@ -168,6 +175,7 @@ def add_windows_back(grad_windows, padded_shape, stride, dilation):
 # product too took the 3 -> 32 channel first conv of CNN-S from 11.3 ms to 3.4 ms). A GPU takes the
 # whole batch at once: its memory is fast and each chunk costs kernel launches.
 CPU_CHUNK_BYTES = 4 * 2 ** 20
+# The chunks are also the pieces that minitl's threads share out (minitl/threads.py).
 
 
 class Layout:
@@ -189,23 +197,28 @@ class Layout:
         """The padded input that cols are read from (with the extra zero row for wide rows)."""
         return pad_spatial(x, self.padding, extra_rows=1 if self.wide else 0)
 
-    def chunks_of_cols(self, x_padded, out_channels):
-        """(images, cols) for consecutive chunks of the batch: `images` a slice of it, and
-
-            cols[g, (c, i, j), (n, h, w)] = windows(x_padded)[g C/g + c, i, j, images][n, h, w]
-
-        the chunk's im2col matrix, one row per (c, i, j), one column per output pixel.
-        """
-        xp = backend.get_array_module(x_padded)
+    def chunks(self, x_padded, out_channels):
+        """Consecutive slices of the batch whose cols and product fit in CPU_CHUNK_BYTES (on a GPU, the
+        whole batch). They depend only on the shapes, never on the thread count: the weight gradient
+        adds the chunks' shares in this order, so its float32 sum is the same on any number of threads."""
         n, c = x_padded.shape[:2]
         (kh, kw), oh = self.kernel, self.out_hw[0]
         image_bytes = (c * kh * kw + out_channels) * oh * self.row_length * x_padded.itemsize  # cols + product
-        step = max(1, CPU_CHUNK_BYTES // image_bytes) if xp is np else n
+        step = max(1, CPU_CHUNK_BYTES // image_bytes) if backend.get_array_module(x_padded) is np else n
+        return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+    def cols(self, x_padded, images):
+        """The im2col matrix of a slice of the batch, (g, C/g kh kw, m OH row_length):
+
+            cols[g, (c, i, j), (n, h, w)] = windows(x_padded)[g C/g + c, i, j, images][n, h, w]
+
+        one row per (c, i, j), one column per output pixel.
+        """
+        xp = backend.get_array_module(x_padded)
+        c, (kh, kw) = x_padded.shape[1], self.kernel
         all_windows = windows(x_padded, self.kernel, self.stride, self.dilation, self.out_hw, self.row_length)
-        for start in range(0, n, step):
-            images = slice(start, min(start + step, n))
-            cols = xp.ascontiguousarray(all_windows[:, :, :, images])
-            yield images, cols.reshape(self.groups, (c // self.groups) * kh * kw, -1)
+        cols = xp.ascontiguousarray(all_windows[:, :, :, images])
+        return cols.reshape(self.groups, (c // self.groups) * kh * kw, -1)
 
     def from_product(self, product, out_channels):
         """(m, O, OH, OW) output pixels from a (g, O/g, m OH row_length) product."""
@@ -230,8 +243,10 @@ def convolve(x, weight, layout):
     x_padded = layout.pad(x)
     weight_mat = weight.reshape(layout.groups, out_channels // layout.groups, -1)  # (g, O/g, C/g kh kw)
     y = xp.empty((x.shape[0], out_channels, *layout.out_hw), dtype=x.dtype)
-    for images, cols in layout.chunks_of_cols(x_padded, out_channels):
-        y[images] = layout.from_product(weight_mat @ cols, out_channels)
+
+    def convolve_chunk(images):  # chunks write disjoint slices of y: they can run on any thread
+        y[images] = layout.from_product(weight_mat @ layout.cols(x_padded, images), out_channels)
+    threads.parallel_map(convolve_chunk, layout.chunks(x_padded, out_channels))
     return y, x_padded
 
 
@@ -254,14 +269,16 @@ class Conv2d(Function):
         return y
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
         gx = gw = gb = None
         if self.needs_input_grad[1]:
             out_channels, layout = self.weight.shape[0], self.layout
-            gw = xp.zeros((layout.groups, out_channels // layout.groups, self.weight[0].size), dtype=gy.dtype)
-            for images, cols in layout.chunks_of_cols(self.x_padded, out_channels):
-                gw += layout.like_product(gy[images]) @ cols.swapaxes(-1, -2)
-            gw = gw.reshape(self.weight.shape)
+
+            def weight_grad_of_chunk(images):
+                return layout.like_product(gy[images]) @ layout.cols(self.x_padded, images).swapaxes(-1, -2)
+            # Each chunk's share computed on any thread, then added up in chunk order: the same sum
+            # whatever the thread count.
+            partial_grads = threads.parallel_map(weight_grad_of_chunk, layout.chunks(self.x_padded, out_channels))
+            gw = functools.reduce(operator.add, partial_grads).reshape(self.weight.shape)
         if self.needs_input_grad[0]:
             gx = self.input_grad(gy)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:

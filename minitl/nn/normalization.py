@@ -25,7 +25,7 @@ That composition is ``reference_batch_norm``, the definition as a student
 writes it; autograd differentiates it, and the tests compare the closed form
 with it (values and all three gradients).
 """
-from minitl import backend
+from minitl import backend, threads
 from minitl.autograd import Function, Tensor
 from minitl.nn.arguments import tensor_argument
 
@@ -53,47 +53,74 @@ class BatchNorm(Function):
     def forward(self, x, weight, bias):
         xp = backend.get_array_module(x)
         channel_shape = (1, -1) + (1,) * (x.ndim - 2)
-        self.weight = weight.reshape(channel_shape)
-        bias = bias.reshape(channel_shape)
+        self.weight, self.bias = weight.reshape(channel_shape), bias.reshape(channel_shape)
+        statistic_shape = self.weight.shape
         if self.statistics is None:
-            self.mean = x.mean(axis=self.axes, keepdims=True)
-            centered = x - self.mean
-            self.var = (centered * centered).mean(axis=self.axes, keepdims=True)
-            self.inv_std = 1 / xp.sqrt(self.var + self.eps)
-            self.xhat = centered
-            self.xhat *= self.inv_std  # in place: `centered` is not needed again
-            y = self.xhat * self.weight
-            y += bias
-            return y
-        self.mean, self.var = (statistic.reshape(channel_shape) for statistic in self.statistics)
-        self.inv_std = 1 / xp.sqrt(self.var + self.eps)
-        self.x = x  # dgamma needs xhat: recomputed in backward only if asked for
-        scale = self.weight * self.inv_std
-        y = x * scale
-        y += bias - self.mean * scale
+            self.mean, self.var = xp.empty(statistic_shape, x.dtype), xp.empty(statistic_shape, x.dtype)
+            self.xhat = xp.empty_like(x)
+        else:
+            self.mean, self.var = (statistic.reshape(channel_shape) for statistic in self.statistics)
+            self.x = x  # dgamma needs xhat: recomputed in backward only if asked for
+        self.inv_std = xp.empty(statistic_shape, x.dtype)
+        y = xp.empty_like(x)
+        # Every formula is per channel, so blocks of channels can run on different threads.
+        threads.parallel_map(lambda block: self.normalize(x[:, block], y[:, block], block),
+                             threads.blocks(x.shape[1], x.size))
         return y
 
+    def normalize(self, x, y, c):
+        """y = gamma xhat + beta for the channels in slice `c` (x and y are those channels)."""
+        xp = backend.get_array_module(x)
+        weight, bias = self.weight[:, c], self.bias[:, c]
+        if self.statistics is None:
+            mean = x.mean(axis=self.axes, keepdims=True)
+            xhat = self.xhat[:, c]
+            xp.subtract(x, mean, out=xhat)
+            var = (xhat * xhat).mean(axis=self.axes, keepdims=True)
+            inv_std = 1 / xp.sqrt(var + self.eps)
+            xhat *= inv_std
+            xp.multiply(xhat, weight, out=y)
+            y += bias
+            self.mean[:, c], self.var[:, c], self.inv_std[:, c] = mean, var, inv_std
+            return
+        inv_std = 1 / xp.sqrt(self.var[:, c] + self.eps)
+        scale = weight * inv_std
+        xp.multiply(x, scale, out=y)
+        y += bias - self.mean[:, c] * scale
+        self.inv_std[:, c] = inv_std
+
     def backward(self, g):
+        xp = backend.get_array_module(g)
         needs_x, needs_weight, needs_bias = self.needs_input_grad
+        channels = g.shape[1]
+        gx = xp.empty_like(g) if needs_x else None
+        sums = xp.empty((2, channels), dtype=g.dtype)  # sum(g) and sum(g xhat) per channel
+        threads.parallel_map(lambda block: self.backward_channels(g[:, block], gx, sums, block),
+                             threads.blocks(channels, g.size))
+        return gx, sums[1] if needs_weight else None, sums[0] if needs_bias else None
+
+    def backward_channels(self, g, gx, sums, c):
+        """dx[:, c] (into gx when it is wanted) and the sums for gamma's and beta's gradients, for the
+        channels in slice `c` (g is those channels)."""
+        xp = backend.get_array_module(g)
+        needs_x, needs_weight, _ = self.needs_input_grad
         training = self.statistics is None
-        gx = g_weight = g_bias = None
+        weight, inv_std = self.weight[:, c], self.inv_std[:, c]
         sum_g = g.sum(axis=self.axes, keepdims=True)
+        sums[0, c] = sum_g.reshape(-1)
         if training or needs_weight:
-            xhat = self.xhat if training else (self.x - self.mean) * self.inv_std
+            xhat = self.xhat[:, c] if training else (self.x[:, c] - self.mean[:, c]) * inv_std
             sum_g_xhat = (g * xhat).sum(axis=self.axes, keepdims=True)
+            sums[1, c] = sum_g_xhat.reshape(-1)
         if needs_x and training:
             count = g.size // g.shape[1]
-            k = self.weight * self.inv_std / count
-            gx = g * (count * k)  # dx = k (M g - sum_g - xhat sum_g_xhat), the subtractions in place
+            k = weight * inv_std / count
+            gx = gx[:, c]
+            xp.multiply(g, count * k, out=gx)  # dx = k (M g - sum_g - xhat sum_g_xhat), the subtractions in place
             gx -= xhat * (k * sum_g_xhat)
             gx -= k * sum_g
         elif needs_x:
-            gx = g * (self.weight * self.inv_std)
-        if needs_weight:
-            g_weight = sum_g_xhat.reshape(-1)
-        if needs_bias:
-            g_bias = sum_g.reshape(-1)
-        return gx, g_weight, g_bias
+            xp.multiply(g, weight * inv_std, out=gx[:, c])
 
     def backward_graph(self, g):
         """The same formulas on the input tensors (create_graph): mean, var and xhat recomputed as ops."""

@@ -4,7 +4,7 @@ Where f'(x) is cheaper to write with y than with x (exp, sqrt, tanh,
 sigmoid), backward keeps y instead of x. The transcendental functions of an
 integer tensor are float32, as in PyTorch (not NumPy's float64).
 """
-from minitl import backend
+from minitl import backend, threads
 from minitl.autograd import Function
 from minitl.ops.conversion import cast
 from minitl.ops.promotion import DEFAULT_FLOAT
@@ -138,13 +138,23 @@ class ReLU(Function):
     """y = max(x, 0);  dx = gy where x > 0, else 0."""
 
     def forward(self, x):
-        self.positive = x > 0
-        return backend.get_array_module(x).maximum(x, 0)
+        xp = backend.get_array_module(x)
+        y, self.positive = xp.empty_like(x), xp.empty(x.shape, dtype=bool)
+
+        def relu_rows(rows):  # any block of rows on any thread: every element is on its own
+            xp.greater(x[rows], 0, out=self.positive[rows])
+            xp.maximum(x[rows], 0, out=y[rows])
+        threads.parallel_map(relu_rows, threads.rows(x))
+        return y
 
     def backward(self, gy):
-        return (gy * self.positive,)
+        xp = backend.get_array_module(gy)
+        gx = xp.empty_like(gy)
+        threads.parallel_map(lambda rows: xp.multiply(gy[rows], self.positive[rows], out=gx[rows]), threads.rows(gy))
+        return (gx,)
 
-    backward_graph = backward  # the mask is a constant array
+    def backward_graph(self, gy):
+        return (gy * self.positive,)  # recorded: the mask is a constant
 
 
 class Clip(Function):

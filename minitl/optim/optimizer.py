@@ -23,7 +23,7 @@ the same shapes (a resumed run).
 """
 import numbers
 
-from minitl import backend
+from minitl import backend, threads
 from minitl.autograd import Array, Tensor, clear_grads, enable_grad, no_grad
 
 
@@ -116,15 +116,19 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state.setdefault(p, {})
-                    arrays = {key: value.data if isinstance(value, Tensor) else value for key, value in state.items()}
-                    self._update(p.data, p.grad.data, arrays, group)
-                    state.update(tensor_state(arrays, self.state_names, state))
+            updates = [(p, group) for group in self.param_groups for p in group["params"] if p.grad is not None]
+            for p, _ in updates:
+                self.state.setdefault(p, {})
+            # Each parameter's update reads and writes only its own arrays: they can run on any thread.
+            threads.parallel_map(self._update_parameter, updates)
         return loss
+
+    def _update_parameter(self, parameter_and_group):
+        p, group = parameter_and_group
+        state = self.state[p]
+        arrays = {key: value.data if isinstance(value, Tensor) else value for key, value in state.items()}
+        self._update(p.data, p.grad.data, arrays, group)
+        state.update(tensor_state(arrays, self.state_names, state))
 
     def _update(self, param: Array, grad: Array, state: dict, group: dict) -> None:
         """Apply the update rule to one parameter's array `param` in place.

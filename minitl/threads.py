@@ -1,0 +1,147 @@
+"""minitl's threads: the second core outside BLAS.
+
+NumPy runs an elementwise loop or a copy on one core, and only its matrix
+products (BLAS) use more. So minitl splits its big loops into independent
+pieces (chunks of images for a convolution, blocks of channels for batch
+norm, slices for ReLU and pooling) and runs the pieces on a small pool of
+threads. Python threads help here because NumPy releases the GIL inside its
+loops on large arrays, so two threads really run two loops at once.
+
+Two levels of threads would fight: each of minitl's threads calling a BLAS
+that starts threads of its own puts four busy threads on two cores, and
+OpenBLAS's threads spin-wait for each other at every barrier, which on a
+loaded machine makes a step up to 18 times slower (docs/performance.md). So
+while minitl runs with more than one thread, BLAS is held to one thread, the
+way PyTorch holds its own kernels to ``torch.get_num_threads()``. BLAS is a
+C library found at run time (OpenBLAS, MKL or BLIS, under various names);
+``threadpoolctl`` (used by scikit-learn) finds whichever one NumPy loaded and
+sets its thread count. Without threadpoolctl, minitl runs on one thread and
+says so once.
+
+Every parallel call is a thin layer over an ordinary loop: ``parallel_map(f,
+pieces)`` returns ``[f(p) for p in pieces]``, and that loop is what runs on
+one thread. Results never depend on the thread count: each piece is
+computed the same way wherever it runs, and pieces are combined in order.
+"""
+import itertools
+import os
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+
+def _cores():
+    """The cores this process may run on (the affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+_num_threads = _cores()
+_pool = None          # the worker threads, made when first needed
+_blas_limit = None    # threadpoolctl's handle on BLAS's thread count while minitl holds it
+_local = threading.local()  # .busy: this thread is already running a piece of a parallel call
+
+
+def get_num_threads():
+    """How many threads minitl computes with (default: the cores this process may use)."""
+    return _num_threads
+
+
+def set_num_threads(n):
+    """Compute with `n` threads, as ``torch.set_num_threads``; BLAS then runs one thread in each.
+
+    ``set_num_threads(1)`` runs everything on the calling thread and gives BLAS back the
+    thread count it had before minitl took it.
+    """
+    global _num_threads, _pool
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads expects a positive int, got {n!r}")
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+        _pool = None
+    _num_threads = n
+    _hold_blas(n > 1)
+
+
+def _hold_blas(hold):
+    """Hold BLAS to one thread (hold=True) or give it back its own thread count."""
+    global _blas_limit, _num_threads
+    if hold and _blas_limit is None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            warnings.warn("minitl runs on one thread: its threads need threadpoolctl to hold BLAS to one "
+                          "thread each (pip install threadpoolctl)", RuntimeWarning, stacklevel=3)
+            _num_threads = 1
+            return
+        _blas_limit = threadpool_limits(limits=1, user_api="blas")
+    elif not hold and _blas_limit is not None:
+        _blas_limit.restore_original_limits()
+        _blas_limit = None
+
+
+def _workers():
+    """The pool of helper threads (one fewer than the thread count: the caller works too)."""
+    global _pool
+    if _pool is None:
+        _hold_blas(True)
+        _pool = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="minitl")
+    return _pool
+
+
+def parallel_map(function, pieces):
+    """[function(piece) for piece in pieces], the pieces shared out among minitl's threads.
+
+    Each thread, the caller's included, takes the next piece not yet taken until none are
+    left, so uneven pieces balance out. A call made from inside a piece runs serially
+    (the threads are already busy). An exception in any piece is raised here.
+    """
+    pieces = list(pieces)
+    if _num_threads == 1 or len(pieces) < 2 or getattr(_local, "busy", False):
+        return [function(piece) for piece in pieces]
+    results = [None] * len(pieces)
+    next_index = itertools.count()  # next() on it is atomic under the GIL: each index goes to one thread
+
+    def work():
+        _local.busy = True
+        try:
+            while (index := next(next_index)) < len(pieces):
+                results[index] = function(pieces[index])
+        finally:
+            _local.busy = False
+
+    pool = _workers()
+    helpers = [pool.submit(work) for _ in range(min(_num_threads, len(pieces)) - 1)]
+    try:
+        work()
+    finally:
+        for helper in helpers:
+            helper.result()  # waits; re-raises a helper's exception
+    return results
+
+
+# Below this many array elements a loop is split no more: a piece's Python overhead (a few
+# microseconds per NumPy call) would cost more than the second core saves.
+MIN_PARALLEL_SIZE = 2 ** 16
+
+
+def blocks(length, size):
+    """Slices of range(length) (of channels, of images...), one per thread, for work on `size`
+    array elements; a single slice when the work is too small to be worth sharing."""
+    return split(length, _num_threads if size >= MIN_PARALLEL_SIZE else 1)
+
+
+def rows(array):
+    """Index of blocks of `array`'s first axis, one per thread (``array[index]`` is a block), for
+    work that treats every element alike; a single block holding everything when the array is
+    small or 0-d."""
+    return [...] if array.ndim == 0 else blocks(array.shape[0], array.size)
+
+
+def split(length, pieces):
+    """`pieces` consecutive slices covering range(length), as even as possible (none empty)."""
+    pieces = max(1, min(pieces, length))
+    bounds = [length * k // pieces for k in range(pieces + 1)]
+    return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]

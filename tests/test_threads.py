@@ -1,0 +1,156 @@
+"""minitl's threads (minitl/threads.py): the pool itself, and the same results on one thread and on several.
+
+The parallel paths run only for arrays of at least threads.MIN_PARALLEL_SIZE elements; the tests lower
+it to 1 so that small, fast cases take the parallel path of every layer.
+"""
+import threading
+
+import numpy as np
+import pytest
+
+import minitl as tl
+from minitl import models, nn, optim, threads
+from minitl.nn import functional as F
+
+
+@pytest.fixture
+def restore_threads():
+    before = tl.get_num_threads()
+    yield
+    tl.set_num_threads(before)
+
+
+@pytest.fixture
+def parallel_everywhere(monkeypatch, restore_threads):
+    monkeypatch.setattr(threads, "MIN_PARALLEL_SIZE", 1)
+
+
+def test_default_is_the_cores_this_process_may_use(restore_threads):
+    assert tl.get_num_threads() == threads._cores() >= 1
+    tl.set_num_threads(3)
+    assert tl.get_num_threads() == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
+def test_set_num_threads_refuses_what_is_not_a_positive_int(bad, restore_threads):
+    with pytest.raises(ValueError, match="positive int"):
+        tl.set_num_threads(bad)
+
+
+def test_parallel_map_is_the_list_comprehension(restore_threads):
+    tl.set_num_threads(3)
+    pieces = list(range(37))
+    assert threads.parallel_map(lambda k: k * k, pieces) == [k * k for k in pieces]
+    assert threads.parallel_map(lambda k: k, []) == []
+
+
+def test_pieces_really_run_at_the_same_time(restore_threads):
+    """Two pieces that each wait for the other finish only if two threads run them at once."""
+    tl.set_num_threads(2)
+    both_started = threading.Barrier(2, timeout=30)
+    names = threads.parallel_map(lambda _: (both_started.wait(), threading.current_thread().name)[1], [0, 1])
+    assert len(set(names)) == 2
+
+
+def test_one_thread_runs_everything_on_the_caller(restore_threads):
+    tl.set_num_threads(1)
+    names = threads.parallel_map(lambda _: threading.current_thread().name, range(5))
+    assert set(names) == {threading.current_thread().name}
+
+
+def test_an_exception_in_a_piece_is_raised_to_the_caller(restore_threads):
+    tl.set_num_threads(2)
+
+    def fail_on_three(k):
+        if k == 3:
+            raise KeyError("piece three")
+        return k
+    with pytest.raises(KeyError, match="piece three"):
+        threads.parallel_map(fail_on_three, range(8))
+    assert threads.parallel_map(fail_on_three, [0, 1]) == [0, 1]  # the pool still works
+
+
+def test_a_parallel_call_inside_a_piece_runs_serially(restore_threads):
+    tl.set_num_threads(2)
+    inner = threads.parallel_map(lambda k: threads.parallel_map(lambda j: j + k, range(4)), range(4))
+    assert inner == [[j + k for j in range(4)] for k in range(4)]
+
+
+@pytest.mark.parametrize("length, pieces", [(10, 3), (2, 5), (64, 2), (1, 1), (7, 7)])
+def test_split_covers_the_range_evenly(length, pieces):
+    slices = threads.split(length, pieces)
+    covered = [i for s in slices for i in range(length)[s]]
+    assert covered == list(range(length))
+    sizes = [s.stop - s.start for s in slices]
+    assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1
+
+
+def test_small_work_is_not_split(restore_threads):
+    tl.set_num_threads(2)
+    assert threads.blocks(64, threads.MIN_PARALLEL_SIZE - 1) == [slice(0, 64)]
+    assert len(threads.blocks(64, threads.MIN_PARALLEL_SIZE)) == 2
+    assert threads.rows(np.float32(3.0).reshape(())) == [...]
+
+
+def test_blas_is_held_to_one_thread_while_minitl_has_more(restore_threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    tl.set_num_threads(1)
+    own = blas_threads()
+    if not own:
+        pytest.skip("threadpoolctl finds no BLAS library in this NumPy")
+    tl.set_num_threads(2)
+    assert blas_threads() == [1] * len(own)
+    tl.set_num_threads(1)
+    assert blas_threads() == own  # given back
+
+
+# -- the same numbers on one thread and on several ---------------------------------------------
+def _train_step_results(make_model, x, target, thread_count, train=True):
+    """Loss, output, every gradient and every parameter after one SGD step, on `thread_count` threads."""
+    tl.set_num_threads(thread_count)
+    tl.manual_seed(0)
+    model = make_model()
+    model.train(train)
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    output = model(x)
+    loss = F.cross_entropy(output, target)
+    opt.zero_grad()
+    loss.backward()
+    grads = [p.grad.numpy().copy() for p in model.parameters()]
+    opt.step()
+    return [loss.detach().numpy(), output.detach().numpy()] + grads + [p.detach().numpy().copy() for p in model.parameters()]
+
+
+def _small_cnn():
+    """Every layer with a parallel path: padded, strided and grouped convolutions, batch norm, ReLU,
+    max pooling with padding, overlapping average pooling."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.MaxPool2d(3, stride=2, padding=1),
+        nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=2), nn.ReLU(),
+        nn.AvgPool2d(2, stride=1), nn.Flatten(), nn.Linear(8 * 3 * 3, 10))
+
+
+@pytest.mark.parametrize("thread_count", [2, 3])
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+def test_threads_on_and_off_give_the_same_results(parallel_everywhere, thread_count, train):
+    tl.manual_seed(1)
+    x, target = tl.randn(12, 3, 16, 16), tl.tensor([k % 10 for k in range(12)])
+    serial = _train_step_results(_small_cnn, x, target, 1, train)
+    parallel = _train_step_results(_small_cnn, x, target, thread_count, train)
+    for one, many in zip(serial, parallel, strict=True):
+        # Pieces are combined in a fixed order, so today the results are identical; the contract is
+        # float32 agreement up to the order of a reduction.
+        np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-6)
+
+
+def test_resnet20_is_the_same_on_two_threads(parallel_everywhere):
+    tl.manual_seed(2)
+    x, target = tl.randn(4, 3, 32, 32), tl.tensor([0, 1, 2, 3])
+    serial = _train_step_results(models.resnet20, x, target, 1)
+    parallel = _train_step_results(models.resnet20, x, target, 2)
+    for one, many in zip(serial, parallel, strict=True):
+        np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-6)
