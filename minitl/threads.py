@@ -38,14 +38,24 @@ def _cores():
         return os.cpu_count() or 1
 
 
-_num_threads = _cores()
+def _default_threads():
+    """MINITL_NUM_THREADS when set (like OMP_NUM_THREADS for PyTorch), else every core."""
+    setting = os.environ.get("MINITL_NUM_THREADS")
+    if setting is None:
+        return _cores()
+    if not setting.strip().isdigit() or int(setting) < 1:
+        raise ValueError(f"MINITL_NUM_THREADS must be a positive whole number, got {setting!r}")
+    return int(setting)
+
+
+_num_threads = _default_threads()
 _pool = None          # the worker threads, made when first needed
 _blas_limit = None    # threadpoolctl's handle on BLAS's thread count while minitl holds it
 _local = threading.local()  # .busy: this thread is already running a piece of a parallel call
 
 
 def get_num_threads():
-    """How many threads minitl computes with (default: the cores this process may use)."""
+    """How many threads minitl computes with (default: $MINITL_NUM_THREADS, else the cores this process may use)."""
     return _num_threads
 
 

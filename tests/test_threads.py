@@ -3,6 +3,9 @@
 The parallel paths run only for arrays of at least threads.MIN_PARALLEL_SIZE elements; the tests lower
 it to 1 so that small, fast cases take the parallel path of every layer.
 """
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -29,6 +32,25 @@ def test_default_is_the_cores_this_process_may_use(restore_threads):
     assert tl.get_num_threads() == threads._cores() >= 1
     tl.set_num_threads(3)
     assert tl.get_num_threads() == 3
+
+
+def _threads_in_a_fresh_process(setting):
+    env = dict(os.environ, MINITL_NUM_THREADS=setting)
+    return subprocess.run([sys.executable, "-c", "import minitl; print(minitl.get_num_threads())"],
+                          capture_output=True, text=True, env=env)
+
+
+def test_minitl_num_threads_sets_the_default():
+    done = _threads_in_a_fresh_process("3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "3"
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1", ""])
+def test_a_bad_minitl_num_threads_is_named(bad):
+    done = _threads_in_a_fresh_process(bad)
+    assert done.returncode != 0
+    assert "MINITL_NUM_THREADS must be a positive whole number" in done.stderr
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
