@@ -197,27 +197,32 @@ class Layout:
         """The padded input that cols are read from (with the extra zero row for wide rows)."""
         return pad_spatial(x, self.padding, extra_rows=1 if self.wide else 0)
 
-    def chunks(self, x_padded, out_channels):
+    def padded_shape(self, x_shape):
+        n, c, h, w = x_shape
+        return n, c, h + 2 * self.padding[0] + (1 if self.wide else 0), w + 2 * self.padding[1]
+
+    def chunks(self, x, out_channels):
         """Consecutive slices of the batch whose cols and product fit in CPU_CHUNK_BYTES (on a GPU, the
         whole batch). They depend only on the shapes, never on the thread count: the weight gradient
         adds the chunks' shares in this order, so its float32 sum is the same on any number of threads."""
-        n, c = x_padded.shape[:2]
+        n, c = x.shape[:2]
         (kh, kw), oh = self.kernel, self.out_hw[0]
-        image_bytes = (c * kh * kw + out_channels) * oh * self.row_length * x_padded.itemsize  # cols + product
-        step = max(1, CPU_CHUNK_BYTES // image_bytes) if backend.get_array_module(x_padded) is np else n
+        image_bytes = (c * kh * kw + out_channels) * oh * self.row_length * x.itemsize  # cols + product
+        step = max(1, CPU_CHUNK_BYTES // image_bytes) if backend.get_array_module(x) is np else n
         return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
-    def cols(self, x_padded, images):
+    def cols(self, x, images):
         """The im2col matrix of a slice of the batch, (g, C/g kh kw, m OH row_length):
 
             cols[g, (c, i, j), (n, h, w)] = windows(x_padded)[g C/g + c, i, j, images][n, h, w]
 
-        one row per (c, i, j), one column per output pixel.
+        one row per (c, i, j), one column per output pixel. The chunk's images are padded here, not
+        the whole batch first: the small padded copy is still in the cache when cols read it.
         """
-        xp = backend.get_array_module(x_padded)
-        c, (kh, kw) = x_padded.shape[1], self.kernel
-        all_windows = windows(x_padded, self.kernel, self.stride, self.dilation, self.out_hw, self.row_length)
-        cols = xp.ascontiguousarray(all_windows[:, :, :, images])
+        xp = backend.get_array_module(x)
+        c, (kh, kw) = x.shape[1], self.kernel
+        chunk = windows(self.pad(x[images]), self.kernel, self.stride, self.dilation, self.out_hw, self.row_length)
+        cols = xp.ascontiguousarray(chunk)
         return cols.reshape(self.groups, (c // self.groups) * kh * kw, -1)
 
     def from_product(self, product, out_channels):
@@ -236,18 +241,16 @@ class Layout:
 
 
 def convolve(x, weight, layout):
-    """(y, x_padded): the convolution of x without bias, im2col and one GEMM per chunk, and the
-    padded input (backward reads its cols again)."""
+    """The convolution of x without bias: im2col and one GEMM per chunk of images."""
     xp = backend.get_array_module(x)
     out_channels = weight.shape[0]
-    x_padded = layout.pad(x)
     weight_mat = weight.reshape(layout.groups, out_channels // layout.groups, -1)  # (g, O/g, C/g kh kw)
     y = xp.empty((x.shape[0], out_channels, *layout.out_hw), dtype=x.dtype)
 
     def convolve_chunk(images):  # chunks write disjoint slices of y: they can run on any thread
-        y[images] = layout.from_product(weight_mat @ layout.cols(x_padded, images), out_channels)
-    threads.parallel_map(convolve_chunk, layout.chunks(x_padded, out_channels))
-    return y, x_padded
+        y[images] = layout.from_product(weight_mat @ layout.cols(x, images), out_channels)
+    threads.parallel_map(convolve_chunk, layout.chunks(x, out_channels))
+    return y
 
 
 class Conv2d(Function):
@@ -263,7 +266,7 @@ class Conv2d(Function):
     def forward(self, x, weight, bias=None):
         self.layout = Layout(x.shape, weight.shape[2:], self.stride, self.padding, self.dilation, self.groups)
         self.x_shape, self.weight = x.shape, weight
-        y, self.x_padded = convolve(x, weight, self.layout)
+        self.x, y = x, convolve(x, weight, self.layout)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
         return y
@@ -274,10 +277,10 @@ class Conv2d(Function):
             out_channels, layout = self.weight.shape[0], self.layout
 
             def weight_grad_of_chunk(images):
-                return layout.like_product(gy[images]) @ layout.cols(self.x_padded, images).swapaxes(-1, -2)
+                return layout.like_product(gy[images]) @ layout.cols(self.x, images).swapaxes(-1, -2)
             # Each chunk's share computed on any thread, then added up in chunk order: the same sum
             # whatever the thread count.
-            partial_grads = threads.parallel_map(weight_grad_of_chunk, layout.chunks(self.x_padded, out_channels))
+            partial_grads = threads.parallel_map(weight_grad_of_chunk, layout.chunks(self.x, out_channels))
             gw = functools.reduce(operator.add, partial_grads).reshape(self.weight.shape)
         if self.needs_input_grad[0]:
             gx = self.input_grad(gy)
@@ -309,11 +312,11 @@ class Conv2d(Function):
             flipped = self.weight[:, :, ::-1, ::-1].reshape(g, out_channels // g, c // g, kh, kw)
             flipped = flipped.swapaxes(1, 2).reshape(c, out_channels // g, kh, kw)
             transposed = Layout(gy.shape, (kh, kw), (1, 1), transposed_padding, self.dilation, g)
-            return convolve(gy, flipped, transposed)[0]
+            return convolve(gy, flipped, transposed)
         weight_mat_t = self.weight.reshape(g, out_channels // g, -1).swapaxes(-1, -2)  # (g, C/g kh kw, O/g)
         gy_mat = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(g, out_channels // g, -1)
         gcols = (weight_mat_t @ gy_mat).reshape(c, kh, kw, n, *self.layout.out_hw)
-        grad = add_windows_back(gcols, self.x_padded.shape, self.stride, self.dilation)
+        grad = add_windows_back(gcols, self.layout.padded_shape(self.x_shape), self.stride, self.dilation)
         return grad[:, :, ph:ph + self.x_shape[2], pw:pw + self.x_shape[3]]  # without padding or extra row
 
 
