@@ -7,13 +7,13 @@ Every operation is one that minitl runs on its threads (minitl/threads.py), on a
 a ResNet-20 first-stage activation (64 x 16 x 32 x 32 float32, 4 MiB): the im2col copy, the
 elementwise loops of batch norm, ReLU and pooling, the per-channel sums, and a convolution's GEMM
 with BLAS on one thread. Prints the time on one thread, on N threads (the work split into N
-blocks, run by minitl.threads.parallel_map) and their ratio, fastest of 50 runs each.
+blocks, run by minitl.threads.parallel_map) and their ratio, median of 50 runs each.
 """
 import argparse
-import time
 
 import numpy as np
 
+from benchmarks.bench import median_time
 from minitl import threads
 
 
@@ -37,16 +37,6 @@ def operations(rng):
     ]
 
 
-def fastest(function, repeats=50):
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=threads.get_num_threads())
@@ -54,8 +44,9 @@ def main(argv=None):
     threads.set_num_threads(args.threads)  # also holds BLAS to one thread
     print(f"{'operation':<30}{'1 thread ms':>13}{f'{args.threads} threads ms':>15}{'speed-up':>10}")
     for name, operation in operations(np.random.default_rng(0)):
-        whole = fastest(lambda operation=operation: operation(slice(0, 64)))
-        shared = fastest(lambda operation=operation: threads.parallel_map(operation, threads.split(64, args.threads)))
+        whole = median_time(lambda operation=operation: operation(slice(0, 64)), warmup=1, repeats=50)
+        shared = median_time(lambda operation=operation: threads.parallel_map(operation, threads.split(64, args.threads)),
+                             warmup=1, repeats=50)
         print(f"{name:<30}{1000 * whole:>13.2f}{1000 * shared:>15.2f}{whole / shared:>9.2f}x")
 
 

@@ -11,12 +11,12 @@ Two levels of threads would fight: each of minitl's threads calling a BLAS
 that starts threads of its own puts four busy threads on two cores, and
 OpenBLAS's threads spin-wait for each other at every barrier, which on a
 loaded machine makes a step up to 18 times slower (docs/performance.md). So
-while minitl runs with more than one thread, BLAS is held to one thread, the
-way PyTorch holds its own kernels to ``torch.get_num_threads()``. BLAS is a
-C library found at run time (OpenBLAS, MKL or BLIS, under various names);
-``threadpoolctl`` (used by scikit-learn) finds whichever one NumPy loaded and
-sets its thread count. Without threadpoolctl, minitl runs on one thread and
-says so once.
+from the first time minitl computes, BLAS is held to one thread per minitl
+thread, as ``torch.set_num_threads`` also sets the threads of PyTorch's BLAS.
+BLAS is a C library found at run time (OpenBLAS, MKL or BLIS, under various
+names); ``threadpoolctl`` (used by scikit-learn) finds whichever one NumPy
+loaded and sets its thread count. Without threadpoolctl, minitl runs on one
+thread and says so once.
 
 Every parallel call is a thin layer over an ordinary loop: ``parallel_map(f,
 pieces)`` returns ``[f(p) for p in pieces]``, and that loop is what runs on
@@ -50,7 +50,7 @@ def _default_threads():
 
 _num_threads = _default_threads()
 _pool = None          # the worker threads, made when first needed
-_blas_limit = None    # threadpoolctl's handle on BLAS's thread count while minitl holds it
+_blas_limit = None    # threadpoolctl's hold on BLAS's thread count, once minitl has computed
 _local = threading.local()  # .busy: this thread is already running a piece of a parallel call
 
 
@@ -60,10 +60,9 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Compute with `n` threads, as ``torch.set_num_threads``; BLAS then runs one thread in each.
+    """Compute with `n` threads, as ``torch.set_num_threads``; BLAS runs one thread in each.
 
-    ``set_num_threads(1)`` runs everything on the calling thread and gives BLAS back the
-    thread count it had before minitl took it.
+    ``set_num_threads(1)`` runs everything on the calling thread.
     """
     global _num_threads, _pool
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -72,31 +71,31 @@ def set_num_threads(n):
         _pool.shutdown(wait=True)
         _pool = None
     _num_threads = n
-    _hold_blas(n > 1)
+    _hold_blas()
 
 
-def _hold_blas(hold):
-    """Hold BLAS to one thread (hold=True) or give it back its own thread count."""
+def _hold_blas():
+    """Hold BLAS to one thread, once, when minitl first computes. Always one, whatever minitl's own
+    thread count: results then never depend on it (BLAS's threads split some products' sums
+    differently), and no BLAS thread ever spin-waits."""
     global _blas_limit, _num_threads
-    if hold and _blas_limit is None:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            warnings.warn("minitl runs on one thread: its threads need threadpoolctl to hold BLAS to one "
-                          "thread each (pip install threadpoolctl)", RuntimeWarning, stacklevel=3)
-            _num_threads = 1
-            return
-        _blas_limit = threadpool_limits(limits=1, user_api="blas")
-    elif not hold and _blas_limit is not None:
-        _blas_limit.restore_original_limits()
-        _blas_limit = None
+    if _blas_limit is not None:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        _blas_limit = "unheld"  # warn once
+        warnings.warn("threadpoolctl is not installed, so minitl cannot hold BLAS to one thread per worker: "
+                      "it runs on one thread (pip install threadpoolctl)", RuntimeWarning, stacklevel=3)
+        _num_threads = 1
+        return
+    _blas_limit = threadpool_limits(limits=1, user_api="blas")
 
 
 def _workers():
     """The pool of helper threads (one fewer than the thread count: the caller works too)."""
     global _pool
     if _pool is None:
-        _hold_blas(True)
         _pool = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="minitl")
     return _pool
 
@@ -108,6 +107,7 @@ def parallel_map(function, pieces):
     left, so uneven pieces balance out. A call made from inside a piece runs serially
     (the threads are already busy). An exception in any piece is raised here.
     """
+    _hold_blas()
     pieces = list(pieces)
     if _num_threads == 1 or len(pieces) < 2 or getattr(_local, "busy", False):
         return [function(piece) for piece in pieces]

@@ -3,6 +3,7 @@
 The parallel paths run only for arrays of at least threads.MIN_PARALLEL_SIZE elements; the tests lower
 it to 1 so that small, fast cases take the parallel path of every layer.
 """
+import json
 import os
 import subprocess
 import sys
@@ -114,19 +115,28 @@ def test_small_work_is_not_split(restore_threads):
     assert threads.rows(np.float32(3.0).reshape(())) == [...]
 
 
-def test_blas_is_held_to_one_thread_while_minitl_has_more(restore_threads):
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+BLAS_THREADS = """
+import json, sys, threadpoolctl
+import minitl as tl
+def blas_threads():
+    return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+before = blas_threads()
+tl.set_num_threads(int(sys.argv[1]))
+print(json.dumps([before, blas_threads()]))
+"""
 
-    def blas_threads():
-        return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
-    tl.set_num_threads(1)
-    own = blas_threads()
-    if not own:
+
+@pytest.mark.parametrize("minitl_threads", [1, 2])
+def test_blas_is_held_to_one_thread_once_minitl_computes(minitl_threads):
+    pytest.importorskip("threadpoolctl")
+    done = subprocess.run([sys.executable, "-c", BLAS_THREADS, str(minitl_threads)], capture_output=True, text=True,
+                          env=dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2"))
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout)
+    if not before:
         pytest.skip("threadpoolctl finds no BLAS library in this NumPy")
-    tl.set_num_threads(2)
-    assert blas_threads() == [1] * len(own)
-    tl.set_num_threads(1)
-    assert blas_threads() == own  # given back
+    assert before == [2] * len(before)  # importing minitl leaves BLAS alone
+    assert after == [1] * len(before)
 
 
 # -- the same numbers on one thread and on several ---------------------------------------------
@@ -176,3 +186,12 @@ def test_resnet20_is_the_same_on_two_threads(parallel_everywhere):
     parallel = _train_step_results(models.resnet20, x, target, 2)
     for one, many in zip(serial, parallel, strict=True):
         np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-6)
+
+
+def test_the_thread_scaling_benchmark_runs(restore_threads, capsys):
+    from benchmarks import thread_scaling
+    thread_scaling.main(["--threads", "2"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["operation", "1"]
+    names = [name for name, _ in thread_scaling.operations(np.random.default_rng(0))]
+    assert [line.split("  ")[0] for line in lines[1:]] == names
