@@ -50,6 +50,7 @@ def _default_threads():
 
 _num_threads = _default_threads()
 _pool = None          # the worker threads, made when first needed
+_pool_lock = threading.Lock()
 _blas_limit = None    # threadpoolctl's hold on BLAS's thread count, once minitl has computed
 _local = threading.local()  # .busy: this thread is already running a piece of a parallel call
 
@@ -95,9 +96,20 @@ def _hold_blas():
 def _workers():
     """The pool of helper threads (one fewer than the thread count: the caller works too)."""
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="minitl")
-    return _pool
+    with _pool_lock:  # two user threads computing at once must not make two pools
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="minitl")
+        return _pool
+
+
+def _forget_pool_in_child():
+    """A forked child has a copy of the pool but none of its threads: it must make its own."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def parallel_map(function, pieces):

@@ -99,6 +99,38 @@ def test_a_parallel_call_inside_a_piece_runs_serially(restore_threads):
     assert inner == [[j + k for j in range(4)] for k in range(4)]
 
 
+def test_two_user_threads_can_compute_at_once(restore_threads):
+    tl.set_num_threads(2)
+    results = {}
+
+    def user_thread(k):
+        results[k] = threads.parallel_map(lambda j: j * k, range(50))
+    workers = [threading.Thread(target=user_thread, args=(k,)) for k in (1, 2, 3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert results == {k: [j * k for j in range(50)] for k in (1, 2, 3)}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_makes_its_own_pool(restore_threads):
+    """The child inherits the pool object but not its threads: work submitted there would never run."""
+    import multiprocessing
+    tl.set_num_threads(2)
+    threads.parallel_map(lambda k: k, range(4))  # the parent's pool exists now
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=lambda: queue.put(threads.parallel_map(lambda k: k * k, range(6))))
+    child.start()
+    child.join(timeout=60)
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive, "the forked child hung in parallel_map"
+    assert queue.get(timeout=10) == [k * k for k in range(6)]
+
+
 @pytest.mark.parametrize("length, pieces", [(10, 3), (2, 5), (64, 2), (1, 1), (7, 7)])
 def test_split_covers_the_range_evenly(length, pieces):
     slices = threads.split(length, pieces)
