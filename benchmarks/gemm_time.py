@@ -1,10 +1,12 @@
 """How much of a ResNet-20 train step is matrix products: the floor of im2col + GEMM convolutions.
 
-Records the shape of every convolution GEMM in one train step (batch 64), then
-times those products alone on random data with the same BLAS and threads, and
-prints their sum next to the whole step. Used for docs/performance.md:
+Records the shape of every convolution GEMM in one train step (batch 64, on
+minitl's threads), then times those products alone on random data, one after
+another on one thread (minitl holds BLAS to one thread), and prints their sum
+and that sum shared perfectly among minitl's threads, next to the whole step.
+Used for docs/performance.md:
 
-    python -m benchmarks.gemm_time            (threads: OPENBLAS_NUM_THREADS, default all cores)
+    python -m benchmarks.gemm_time            (threads: MINITL_NUM_THREADS, default all cores)
 
 The products are the convolutions' forward (W_mat @ cols), their weight
 gradients (dY @ cols^T) and the stride-1 input gradients (transposed
@@ -54,7 +56,6 @@ def record_products():
 
 
 def main():
-    threads.set_num_threads(1)  # minitl's step serial, BLAS with its own thread count (OPENBLAS_NUM_THREADS)
     step = bench.minitl_step("resnet20 train", "cpu")
     step_seconds = bench.median_time(step, warmup=1, repeats=7)
     record_products()
@@ -71,7 +72,8 @@ def main():
     total = sum(seconds.values())
     print(f"ResNet-20 train step (batch 64): {1000 * step_seconds:.0f} ms")
     print(f"its convolution GEMMs alone ({len(records)} products, {flops / 1e9:.1f} GFLOP): {1000 * total:.0f} ms "
-          f"({flops / total / 1e9:.0f} GFLOP/s)")
+          f"on one thread ({flops / total / 1e9:.0f} GFLOP/s), {1000 * total / threads.get_num_threads():.0f} ms "
+          f"shared perfectly among {threads.get_num_threads()} threads")
     for kind, part in seconds.items():
         print(f"  {kind}: {1000 * part:.0f} ms")
 
