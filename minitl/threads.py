@@ -51,7 +51,7 @@ def _default_threads():
 _num_threads = _default_threads()
 _pool = None          # the worker threads, made when first needed
 _pool_lock = threading.Lock()
-_blas_limit = None    # threadpoolctl's hold on BLAS's thread count, once minitl has computed
+_blas_held = False    # set once minitl has held BLAS to one thread (or found it cannot)
 _local = threading.local()  # .busy: this thread is already running a piece of a parallel call
 
 
@@ -79,18 +79,18 @@ def _hold_blas():
     """Hold BLAS to one thread, once, when minitl first computes. Always one, whatever minitl's own
     thread count: results then never depend on it (BLAS's threads split some products' sums
     differently), and no BLAS thread ever spin-waits."""
-    global _blas_limit, _num_threads
-    if _blas_limit is not None:
+    global _blas_held, _num_threads
+    if _blas_held:
         return
+    _blas_held = True  # one attempt: without threadpoolctl, warn once
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        _blas_limit = "unheld"  # warn once
         warnings.warn("threadpoolctl is not installed, so minitl cannot hold BLAS to one thread per worker: "
                       "it runs on one thread (pip install threadpoolctl)", RuntimeWarning, stacklevel=3)
         _num_threads = 1
         return
-    _blas_limit = threadpool_limits(limits=1, user_api="blas")
+    threadpool_limits(limits=1, user_api="blas")  # applied now; kept until the process ends
 
 
 def _workers():

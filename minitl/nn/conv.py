@@ -265,8 +265,8 @@ class Conv2d(Function):
 
     def forward(self, x, weight, bias=None):
         self.layout = Layout(x.shape, weight.shape[2:], self.stride, self.padding, self.dilation, self.groups)
-        self.x_shape, self.weight = x.shape, weight
-        self.x, y = x, convolve(x, weight, self.layout)
+        self.x, self.weight = x, weight
+        y = convolve(x, weight, self.layout)
         if bias is not None:
             y += bias.reshape(1, -1, 1, 1)
         return y
@@ -306,7 +306,7 @@ class Conv2d(Function):
         xp = backend.get_array_module(gy)
         (kh, kw), (ph, pw), (dh, dw) = self.weight.shape[2:], self.padding, self.dilation
         g, out_channels = self.groups, self.weight.shape[0]
-        n, c = self.x_shape[:2]
+        n, c = self.x.shape[:2]
         transposed_padding = (dh * (kh - 1) - ph, dw * (kw - 1) - pw)
         if self.stride == (1, 1) and min(transposed_padding) >= 0:
             flipped = self.weight[:, :, ::-1, ::-1].reshape(g, out_channels // g, c // g, kh, kw)
@@ -316,8 +316,8 @@ class Conv2d(Function):
         weight_mat_t = self.weight.reshape(g, out_channels // g, -1).swapaxes(-1, -2)  # (g, C/g kh kw, O/g)
         gy_mat = xp.ascontiguousarray(gy.transpose(1, 0, 2, 3)).reshape(g, out_channels // g, -1)
         gcols = (weight_mat_t @ gy_mat).reshape(c, kh, kw, n, *self.layout.out_hw)
-        grad = add_windows_back(gcols, self.layout.padded_shape(self.x_shape), self.stride, self.dilation)
-        return grad[:, :, ph:ph + self.x_shape[2], pw:pw + self.x_shape[3]]  # without padding or extra row
+        grad = add_windows_back(gcols, self.layout.padded_shape(self.x.shape), self.stride, self.dilation)
+        return grad[:, :, ph:ph + self.x.shape[2], pw:pw + self.x.shape[3]]  # without padding or extra row
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
