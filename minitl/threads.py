@@ -66,8 +66,10 @@ def set_num_threads(n):
     ``set_num_threads(1)`` runs everything on the calling thread.
     """
     global _num_threads, _pool
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads expects a positive int, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int):  # torch's errors, word for word
+        raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
+    if n < 1:
+        raise RuntimeError("set_num_threads expects a positive integer")
     if _pool is not None:
         _pool.shutdown(wait=True)
         _pool = None

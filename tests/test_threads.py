@@ -55,10 +55,31 @@ def test_a_bad_minitl_num_threads_is_named(bad):
     assert "MINITL_NUM_THREADS must be a positive whole number" in done.stderr
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
-def test_set_num_threads_refuses_what_is_not_a_positive_int(bad, restore_threads):
-    with pytest.raises(ValueError, match="positive int"):
+BAD_THREAD_COUNTS = [(0, "expects a positive integer"), (-1, "expects a positive integer"),
+                     (1.5, "expects an int, but got float"), ("2", "expects an int, but got str"),
+                     (True, "expects an int, but got bool"), (None, "expects an int, but got NoneType")]
+
+
+@pytest.mark.parametrize("bad, message", BAD_THREAD_COUNTS)
+def test_set_num_threads_refuses_what_is_not_a_positive_int(bad, message, restore_threads):
+    with pytest.raises(RuntimeError, match=message):
         tl.set_num_threads(bad)
+    assert tl.get_num_threads() >= 1
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("bad, message", BAD_THREAD_COUNTS)
+def test_set_num_threads_errors_are_torchs(bad, message):
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    try:
+        with pytest.raises(RuntimeError) as theirs:
+            torch.set_num_threads(bad)
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(RuntimeError) as ours:
+        tl.set_num_threads(bad)
+    assert str(ours.value) == str(theirs.value)
 
 
 def test_parallel_map_is_the_list_comprehension(restore_threads):
