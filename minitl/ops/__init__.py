@@ -23,6 +23,11 @@ def _reflected(function):
     return reflected
 
 
+def _where_method(x, condition, other):
+    """``x.where(condition, other)``: x where condition is true, else other (as torch.Tensor.where)."""
+    return where(condition, x, other)
+
+
 def softmax(x, dim):
     from minitl.nn import functional  # nn is built on ops: imported when first used
     return functional.softmax(x, dim)
@@ -52,7 +57,7 @@ _METHODS = {
     "softmax": softmax, "log_softmax": log_softmax,
     "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose, "swapaxes": transpose,
     "t": t, "unsqueeze": unsqueeze, "squeeze": squeeze, "expand": expand, "matmul": matmul,
-    "to": to, "clone": clone,
+    "to": to, "clone": clone, "where": _where_method,
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "copy_": copy_, "fill_": fill_, "zero_": zero_,
 }
 

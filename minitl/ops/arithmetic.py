@@ -12,9 +12,8 @@ back to its input's shape (``autograd.sum_to``), so ``Add.backward`` is just
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Function, Tensor
+from minitl.autograd import Function, Tensor, either
 from minitl.ops.promotion import promote
-from minitl.ops.shape import where
 
 
 class Add(Function):
@@ -26,8 +25,6 @@ class Add(Function):
     def backward(self, gy):
         return gy, gy
 
-    backward_graph = backward
-
 
 class Sub(Function):
     """y = a - b;  da = gy, db = -gy."""
@@ -38,21 +35,16 @@ class Sub(Function):
     def backward(self, gy):
         return gy, -gy
 
-    backward_graph = backward
-
 
 class Mul(Function):
     """y = a * b;  da = gy * b, db = gy * a."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.save_for_backward(a, b)
         return a * b
 
     def backward(self, gy):
-        return gy * self.b, gy * self.a
-
-    def backward_graph(self, gy):
-        a, b = self.inputs
+        a, b = self.saved_tensors
         return gy * b, gy * a
 
 
@@ -60,17 +52,11 @@ class Div(Function):
     """y = a / b;  da = gy / b, db = -gy * a / b**2."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.save_for_backward(a, b)
         return a / b
 
     def backward(self, gy):
-        return self._gradients(gy, self.a, self.b)
-
-    def backward_graph(self, gy):
-        return self._gradients(gy, *self.inputs)
-
-    def _gradients(self, gy, a, b):
-        """The formulas, for arrays (backward) and for tensors (backward_graph) alike."""
+        a, b = self.saved_tensors
         ga = gy / b if self.needs_input_grad[0] else None
         gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
         return ga, gb
@@ -80,42 +66,29 @@ class Pow(Function):
     """y = a ** b;  da = gy * b * a**(b-1), db = gy * y * ln(a).
 
     As in PyTorch, da is 0 where b = 0 (also at a = 0, where a**(b-1) is
-    infinite) and db is 0 where a = 0 and b >= 0 (where ln(a) is -inf).
+    infinite) and db is 0 where a = 0 and b >= 0 (where ln(a) is -inf). The
+    masked places first get a harmless exponent (1) and base (1), so that no
+    infinity enters a recorded graph (0 * inf would make higher derivatives NaN).
     """
 
     def forward(self, a, b):
-        self.a, self.b = a, b
-        self.y = a ** b
-        return self.y
+        y = a ** b
+        self.exponent_zero, self.base_zero = b == 0, (a == 0) & (b >= 0)
+        self.save_for_backward(a, b, y)
+        return y
 
     def backward(self, gy):
-        a, b = self.a, self.b
-        xp = backend.get_array_module(gy)
+        a, b, y = self.saved_tensors
         ga = gb = None
         if self.needs_input_grad[0]:
-            exponent_zero = b == 0
-            if exponent_zero.any():
-                with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1, masked out right away
-                    ga = gy * xp.where(exponent_zero, 0, b * a ** (b - 1))
+            if self.exponent_zero.any():
+                exponent = either.where(self.exponent_zero, 1, b)
+                ga = gy * either.where(self.exponent_zero, 0, exponent * a ** (exponent - 1))
             else:
                 ga = gy * b * a ** (b - 1)
         if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):  # log(0), masked out right away
-                gb = gy * xp.where((a == 0) & (b >= 0), 0, self.y * xp.log(a))
-        return ga, gb
-
-    def backward_graph(self, gy):
-        """The same masks; the masked places get a harmless exponent (1) and base (1), so that no
-        infinity enters the recorded graph (0 * inf would turn higher derivatives into NaN)."""
-        a, b = self.inputs
-        ga = gb = None
-        if self.needs_input_grad[0]:
-            exponent_zero = b.data == 0
-            exponent = where(exponent_zero, 1, b)
-            ga = gy * where(exponent_zero, 0, exponent * a ** (exponent - 1))
-        if self.needs_input_grad[1]:
-            base_zero = (a.data == 0) & (b.data >= 0)
-            gb = gy * where(base_zero, 0, a ** b * where(base_zero, 1, a).log())
+            with np.errstate(invalid="ignore"):  # ln of a negative base is NaN, as in PyTorch
+                gb = gy * either.where(self.base_zero, 0, y * either.log(either.where(self.base_zero, 1, a)))
         return ga, gb
 
 
@@ -127,8 +100,6 @@ class Neg(Function):
 
     def backward(self, gy):
         return (-gy,)
-
-    backward_graph = backward
 
 
 def add(a, b):

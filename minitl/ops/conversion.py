@@ -6,7 +6,7 @@
 import numpy as np
 
 from minitl import backend
-from minitl.autograd import Function, Tensor
+from minitl.autograd import Function, Tensor, either
 
 
 class Copy(Function):
@@ -20,10 +20,7 @@ class Copy(Function):
         return backend.to_device(x, self.device).astype(self.dtype, copy=False)
 
     def backward(self, gy):
-        return (backend.to_device(gy, self.x_device),)
-
-    def backward_graph(self, gy):
-        return (to(gy, self.x_device),)
+        return (either.to_device(gy, self.x_device),)
 
 
 class Clone(Function):
@@ -34,8 +31,6 @@ class Clone(Function):
 
     def backward(self, gy):
         return (gy,)
-
-    backward_graph = backward
 
 
 def clone(x):

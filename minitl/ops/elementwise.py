@@ -4,8 +4,9 @@ Where f'(x) is cheaper to write with y than with x (exp, sqrt, tanh,
 sigmoid), backward keeps y instead of x. The transcendental functions of an
 integer tensor are float32, as in PyTorch (not NumPy's float64).
 """
-from minitl import backend, threads
-from minitl.autograd import Function
+from minitl import backend
+from minitl.autograd import Function, Tensor, either
+from minitl.kernels import elementwise as elementwise_kernels
 from minitl.ops.conversion import cast
 from minitl.ops.promotion import DEFAULT_FLOAT
 
@@ -19,97 +20,85 @@ class Exp(Function):
     """y = e**x;  dx = gy * y."""
 
     def forward(self, x):
-        self.y = backend.get_array_module(x).exp(x)
-        return self.y
+        y = backend.get_array_module(x).exp(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return (gy * self.y,)
-
-    def backward_graph(self, gy):
-        return (gy * exp(self.inputs[0]),)
+        (y,) = self.saved_tensors
+        return (gy * y,)
 
 
 class Log(Function):
     """y = ln x;  dx = gy / x."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(x)
         return backend.get_array_module(x).log(x)
 
     def backward(self, gy):
-        return (gy / self.x,)
-
-    def backward_graph(self, gy):
-        return (gy / self.inputs[0],)
+        (x,) = self.saved_tensors
+        return (gy / x,)
 
 
 class Sqrt(Function):
     """y = sqrt(x);  dx = gy / (2 y)."""
 
     def forward(self, x):
-        self.y = backend.get_array_module(x).sqrt(x)
-        return self.y
+        y = backend.get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return (gy / (2 * self.y),)
-
-    def backward_graph(self, gy):
-        return (gy / (2 * sqrt(self.inputs[0])),)
+        (y,) = self.saved_tensors
+        return (gy / (2 * y),)
 
 
 class Sin(Function):
     """y = sin x;  dx = gy * cos x."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(x)
         return backend.get_array_module(x).sin(x)
 
     def backward(self, gy):
-        return (gy * backend.get_array_module(gy).cos(self.x),)
-
-    def backward_graph(self, gy):
-        return (gy * cos(self.inputs[0]),)
+        (x,) = self.saved_tensors
+        return (gy * either.cos(x),)
 
 
 class Cos(Function):
     """y = cos x;  dx = -gy * sin x."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(x)
         return backend.get_array_module(x).cos(x)
 
     def backward(self, gy):
-        return (-gy * backend.get_array_module(gy).sin(self.x),)
-
-    def backward_graph(self, gy):
-        return (-gy * sin(self.inputs[0]),)
+        (x,) = self.saved_tensors
+        return (-gy * either.sin(x),)
 
 
 class Abs(Function):
-    """y = |x|;  dx = gy * sign(x)  (0 at x = 0, as in PyTorch)."""
+    """y = |x|;  dx = gy * sign(x)  (0 at x = 0, as in PyTorch; sign is a constant to higher derivatives)."""
 
     def forward(self, x):
-        self.x = x
+        self.sign = backend.get_array_module(x).sign(x)
         return abs(x)
 
     def backward(self, gy):
-        return (gy * backend.get_array_module(gy).sign(self.x),)
-
-    backward_graph = backward  # sign(x) is a constant array: gy * array is recorded
+        return (gy * self.sign,)
 
 
 class Tanh(Function):
     """y = tanh x;  dx = gy * (1 - y**2)."""
 
     def forward(self, x):
-        self.y = backend.get_array_module(x).tanh(x)
-        return self.y
+        y = backend.get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        return (gy * (1 - self.y * self.y),)
-
-    def backward_graph(self, gy):
-        y = tanh(self.inputs[0])
+        (y,) = self.saved_tensors
         return (gy * (1 - y * y),)
 
 
@@ -123,38 +112,29 @@ class Sigmoid(Function):
     def forward(self, x):
         xp = backend.get_array_module(x)
         e = xp.exp(-abs(x))
-        self.y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        return self.y
-
-    def backward(self, gy):
-        return (gy * self.y * (1 - self.y),)
-
-    def backward_graph(self, gy):
-        y = sigmoid(self.inputs[0])
-        return (gy * y * (1 - y),)
-
-
-class ReLU(Function):
-    """y = max(x, 0);  dx = gy where x > 0, else 0."""
-
-    def forward(self, x):
-        xp = backend.get_array_module(x)
-        y, self.positive = xp.empty_like(x), xp.empty(x.shape, dtype=bool)
-
-        def relu_rows(rows):  # any block of rows on any thread: every element is on its own
-            xp.greater(x[rows], 0, out=self.positive[rows])
-            xp.maximum(x[rows], 0, out=y[rows])
-        threads.parallel_map(relu_rows, threads.rows(x))
+        y = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save_for_backward(y)
         return y
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        gx = xp.empty_like(gy)
-        threads.parallel_map(lambda rows: xp.multiply(gy[rows], self.positive[rows], out=gx[rows]), threads.rows(gy))
-        return (gx,)
+        (y,) = self.saved_tensors
+        return (gy * y * (1 - y),)
 
-    def backward_graph(self, gy):
-        return (gy * self.positive,)  # recorded: the mask is a constant
+
+class Relu(Function):
+    """y = max(x, 0);  dx = gy where x > 0, else 0 (the mask is a constant to higher derivatives).
+
+    The loops are kernels.elementwise's (shared among minitl's threads), beside their plain references.
+    """
+
+    def forward(self, x):
+        y, self.positive = elementwise_kernels.relu(x)
+        return y
+
+    def backward(self, gy):
+        if isinstance(gy, Tensor):
+            return (gy * self.positive,)
+        return (elementwise_kernels.relu_backward(gy, self.positive),)
 
 
 class Clip(Function):
@@ -174,8 +154,6 @@ class Clip(Function):
 
     def backward(self, gy):
         return (gy * self.inside,)
-
-    backward_graph = backward
 
 
 def exp(x):
@@ -211,7 +189,7 @@ def sigmoid(x):
 
 
 def relu(x):
-    return ReLU()(x)
+    return Relu()(x)
 
 
 def clip(x, min=None, max=None):

@@ -18,17 +18,11 @@ class MatMul(Function):
     """y = a @ b;  da = gy @ b^T, db = a^T @ gy."""
 
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.save_for_backward(a, b)
         return a @ b
 
     def backward(self, gy):
-        return self._gradients(gy, self.a, self.b)
-
-    def backward_graph(self, gy):
-        return self._gradients(gy, *self.inputs)
-
-    def _gradients(self, gy, a, b):
-        """The formulas, for arrays (backward) and tensors (backward_graph) alike."""
+        a, b = self.saved_tensors
         a_is_row, b_is_column = a.ndim == 1, b.ndim == 1
         if b_is_column:  # y lost its last axis
             b, gy = b[:, None], gy[..., None]

@@ -14,8 +14,7 @@ instead gives it all to one index).
 """
 import builtins
 
-from minitl import backend
-from minitl.autograd import Function, Tensor
+from minitl.autograd import Function, Tensor, either
 
 
 def normalize_dims(dim, ndim):
@@ -63,11 +62,7 @@ class Sum(_Reduction):
         return x.sum(axis=self._reduce_axes(x), keepdims=self.keepdim)
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        return (xp.broadcast_to(self._unreduced(gy), self.x_shape),)
-
-    def backward_graph(self, gy):
-        return (self._unreduced(gy).expand(self.x_shape),)
+        return (either.broadcast_to(self._unreduced(gy), self.x_shape),)
 
 
 class Mean(_Reduction):
@@ -77,11 +72,7 @@ class Mean(_Reduction):
         return x.mean(axis=self._reduce_axes(x), keepdims=self.keepdim)
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        return (xp.broadcast_to(self._unreduced(gy) / self._count(), self.x_shape),)
-
-    def backward_graph(self, gy):
-        return ((self._unreduced(gy) / self._count()).expand(self.x_shape),)
+        return (either.broadcast_to(self._unreduced(gy) / self._count(), self.x_shape),)
 
 
 class Extremum(_Reduction):
@@ -100,12 +91,8 @@ class Extremum(_Reduction):
         return y if self.keepdim else y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
     def backward(self, gy):
-        ties = self.hits.sum(axis=self.dims, keepdims=True, dtype=gy.dtype)
-        return (self.hits * (self._unreduced(gy) / ties),)
-
-    def backward_graph(self, gy):
-        ties = self.hits.sum(axis=self.dims, keepdims=True, dtype=gy.dtype)
-        return ((self._unreduced(gy) / ties) * self.hits,)  # hits and ties are constant arrays
+        ties = self.hits.sum(axis=self.dims, keepdims=True, dtype=gy.dtype)  # hits and ties are constants
+        return ((self._unreduced(gy) / ties) * self.hits,)
 
 
 class Var(_Reduction):
@@ -120,16 +107,14 @@ class Var(_Reduction):
 
     def forward(self, x):
         axes = self._reduce_axes(x)
-        self.centered = x - x.mean(axis=axes, keepdims=True)
+        centered = x - x.mean(axis=axes, keepdims=True)
         self.denominator = builtins.max(self._count() - self.correction, 0)
-        return (self.centered * self.centered).sum(axis=axes, keepdims=self.keepdim) / self.denominator
+        self.save_for_backward(x)
+        return (centered * centered).sum(axis=axes, keepdims=self.keepdim) / self.denominator
 
     def backward(self, gy):
-        return (self._unreduced(gy) * (2 / self.denominator) * self.centered,)
-
-    def backward_graph(self, gy):
-        x = self.inputs[0]
-        centered = x - x.mean(dim=self.dims, keepdim=True)
+        (x,) = self.saved_tensors
+        centered = x - x.mean(axis=self.dims, keepdims=True)  # recomputed: backward keeps x, not a copy
         return (self._unreduced(gy) * (2 / self.denominator) * centered,)
 
 

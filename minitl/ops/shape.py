@@ -8,7 +8,7 @@ concatenation. Expanded (broadcast) inputs get the gradient of the expanded
 shape, which the engine sums back.
 """
 from minitl import backend
-from minitl.autograd import Function, Tensor
+from minitl.autograd import Function, Tensor, either
 from minitl.ops.promotion import promote
 
 
@@ -30,8 +30,6 @@ class Reshape(Function):
     def backward(self, gy):
         return (gy.reshape(self.x_shape),)
 
-    backward_graph = backward  # Tensor.reshape records itself
-
 
 class Permute(Function):
     """y = x with its axes reordered;  dx = gy with the inverse order."""
@@ -43,10 +41,7 @@ class Permute(Function):
         return x.transpose(self.axes)
 
     def backward(self, gy):
-        return (gy.transpose(self._inverse()),)
-
-    def backward_graph(self, gy):
-        return (gy.permute(self._inverse()),)
+        return (Permute(self._inverse()).on(gy),)
 
     def _inverse(self):
         inverse = [0] * len(self.axes)
@@ -67,8 +62,6 @@ class Expand(Function):
     def backward(self, gy):
         return (gy,)
 
-    backward_graph = backward
-
 
 class GetItem(Function):
     """y = x[index];  dx = zeros with gy added at the indexed places.
@@ -85,10 +78,7 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, gy):
-        return (_scattered(gy, self.index, self.x_shape),)
-
-    def backward_graph(self, gy):
-        return (Scatter(self.index, self.x_shape)(gy),)
+        return (Scatter(self.index, self.x_shape).on(gy),)
 
 
 def _scattered(values, index, shape):
@@ -113,10 +103,7 @@ class Scatter(Function):
         return _scattered(x, self.index, self.shape)
 
     def backward(self, gy):
-        return (gy[self.index],)
-
-    def backward_graph(self, gy):
-        return (GetItem(self.index)(gy),)
+        return (GetItem(self.index).on(gy),)
 
 
 def _index_array(part, xp):
@@ -147,8 +134,6 @@ class Cat(Function):
             start += size
         return tuple(grads)
 
-    backward_graph = backward
-
 
 class Where(Function):
     """y = a where condition else b;  da = gy where condition, db = gy elsewhere."""
@@ -160,13 +145,9 @@ class Where(Function):
         return backend.get_array_module(a).where(self.condition, a, b)
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        ga = xp.where(self.condition, gy, 0) if self.needs_input_grad[0] else None
-        gb = xp.where(self.condition, 0, gy) if self.needs_input_grad[1] else None
+        ga = either.where(self.condition, gy, 0) if self.needs_input_grad[0] else None
+        gb = either.where(self.condition, 0, gy) if self.needs_input_grad[1] else None
         return ga, gb
-
-    def backward_graph(self, gy):
-        return where(self.condition, gy, 0), where(self.condition, 0, gy)
 
 
 class Pad(Function):
@@ -181,8 +162,6 @@ class Pad(Function):
 
     def backward(self, gy):
         return (gy[tuple(slice(before, gy.shape[i] - after) for i, (before, after) in enumerate(self.widths))],)
-
-    backward_graph = backward
 
 
 def reshape(x, *shape):
@@ -276,7 +255,9 @@ def stack(tensors, dim=0):
 def where(condition, a, b):
     """Elementwise choice: a where condition is true, else b (numbers allowed; dtypes promoted as in PyTorch)."""
     condition = condition.data if isinstance(condition, Tensor) else condition
-    return Where(condition)(*promote("where", a, b))
+    a, b = promote("where", a, b)
+    condition = backend.to_device(backend.get_array_module(condition).asarray(condition), a.device)  # a host mask
+    return Where(condition)(a, b)
 
 
 def pad(x, pad, value=0.0):
