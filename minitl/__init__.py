@@ -33,7 +33,7 @@ from minitl.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minitl.io import load, save
 from minitl.ops import cat, log_softmax, mean, pad, softmax, stack, sum, where
 from minitl.ops.arithmetic import allclose
-from minitl.ops.elementwise import clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
+from minitl.ops.elementwise import clip, cos, exp, log, log1p, relu, sigmoid, sin, sqrt, tanh
 from minitl.ops.matmul import matmul
 from minitl.random import manual_seed
 from minitl.threads import get_num_threads, set_num_threads
@@ -53,7 +53,7 @@ __all__ = [
     "get_num_threads", "set_num_threads",
     # operations
     "cat", "stack", "where", "pad", "sum", "mean", "softmax", "log_softmax", "matmul", "allclose",
-    "clip", "cos", "exp", "log", "relu", "sigmoid", "sin", "sqrt", "tanh",
+    "clip", "cos", "exp", "log", "log1p", "relu", "sigmoid", "sin", "sqrt", "tanh",
     # saving
     "save", "load",
     # subpackages (the last ones imported on first use)

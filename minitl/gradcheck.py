@@ -134,12 +134,13 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     differentiable = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
     plain = grad(as_outputs(fn(*inputs)), differentiable, grad_outputs, allow_unused=True)
     for i, (g, p) in enumerate(zip(recorded, plain)):
-        # create_graph runs each op's backward_graph, a second copy of its formulas: it must agree with backward.
+        # create_graph runs the same formulas on tensors (values saved for backward recomputed): the gradient
+        # must be the one a plain backward gives.
         expected = np.zeros(g.shape) if p is None else backend.to_numpy(p.data)
         if not np.allclose(backend.to_numpy(g.data), expected, rtol=rtol, atol=atol):
             message = (f"gradgradcheck failed: the gradient of differentiable input {i} with create_graph=True "
                        f"differs from the one without (max difference "
-                       f"{np.max(np.abs(backend.to_numpy(g.data) - expected)):.3g}): a backward_graph is wrong")
+                       f"{np.max(np.abs(backend.to_numpy(g.data) - expected)):.3g}): a backward is wrong on tensors")
             if raise_exception:
                 raise GradcheckError(message)
             return False

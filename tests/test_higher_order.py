@@ -93,22 +93,28 @@ def test_a_function_without_double_backward_refuses_create_graph_by_name():
 
 
 class SquareWithConstantSlope(tl.Function):
-    """y = x**2 whose double backward treats 2x as a constant: right first derivatives, wrong second ones."""
+    """y = x**2 that saves its slope 2x, a value computed in forward: a constant to create_graph, so the
+    first derivatives are right and the second ones wrong."""
 
     def forward(self, x):
-        self.x = x
+        self.save_for_backward(2 * x)
         return x * x
 
     def backward(self, gy):
-        return (gy * 2 * self.x,)
-
-    def backward_graph(self, gy):
-        return (gy * (2 * self.x),)  # 2x as an array: no graph back to x
+        (slope,) = self.saved_tensors
+        return (gy * slope,)
 
 
-class SquareWithWrongGraphValues(SquareWithConstantSlope):
-    def backward_graph(self, gy):
-        return (gy * 3 * self.inputs[0],)
+class SquareWithWrongGraphValues(tl.Function):
+    """y = x**2 whose backward computes something else on tensors (create_graph) than on arrays."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return x * x
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return (gy * 3 * x,) if isinstance(gy, tl.Tensor) else (gy * 2 * x,)
 
 
 @pytest.mark.parametrize("function, message", [

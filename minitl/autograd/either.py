@@ -11,12 +11,26 @@ from minitl import backend
 from minitl.autograd.tensor import Tensor
 
 
+def array(x):
+    """The values of x as an array (a Tensor's .data): for masks and conditions, which are constants."""
+    return x.data if isinstance(x, Tensor) else x
+
+
 def exp(x):
     return x.exp() if isinstance(x, Tensor) else backend.get_array_module(x).exp(x)
 
 
 def log(x):
     return x.log() if isinstance(x, Tensor) else backend.get_array_module(x).log(x)
+
+
+def log1p(x):
+    return x.log1p() if isinstance(x, Tensor) else backend.get_array_module(x).log1p(x)
+
+
+def relu(x):
+    """max(x, 0)."""
+    return x.relu() if isinstance(x, Tensor) else backend.get_array_module(x).maximum(x, 0)
 
 
 def cos(x):
@@ -27,9 +41,13 @@ def sin(x):
     return x.sin() if isinstance(x, Tensor) else backend.get_array_module(x).sin(x)
 
 
+def tanh(x):
+    return x.tanh() if isinstance(x, Tensor) else backend.get_array_module(x).tanh(x)
+
+
 def sign(x):
     """sign(x) as a constant array (its derivative is 0 wherever it exists), for an array or a Tensor."""
-    values = x.data if isinstance(x, Tensor) else x
+    values = array(x)
     return backend.get_array_module(values).sign(values)
 
 

@@ -62,7 +62,8 @@ class Function:
         arrays = [x.data if isinstance(x, Tensor) else _not_a_tensor(self, inputs) for x in inputs]
         if len(arrays) > 1 and any(type(a) is not type(arrays[0]) for a in arrays):
             _raise_device_mismatch(type(self).__name__, inputs)
-        output = Tensor(self.forward(*arrays))
+        result = self.forward(*arrays)  # an array (a NumPy scalar from a full reduction: Tensor wraps it)
+        output = Tensor(result)
         if (grad_mode.is_grad_enabled() and any(x.requires_grad for x in inputs)
                 and output.data.dtype.kind == "f"):  # integer and bool results have no gradient
             output.requires_grad = True
@@ -71,7 +72,7 @@ class Function:
             self.input_versions = [x._version for x in inputs]
             self.needs_input_grad = tuple([x.requires_grad for x in inputs])
             self.generation = max(x._generation for x in inputs)
-            self.saved_kinds = tuple(_kind_of(value, arrays, output.data) for value in self.saved)
+            self.saved_kinds = tuple(_kind_of(value, arrays, result) for value in self.saved)
             self.output_id = id(output.data)  # an id, not a reference: the output's array may go
             output.grad_fn = self
             output._generation = self.generation + 1

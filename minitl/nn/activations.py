@@ -1,14 +1,4 @@
-"""Activations beyond the core's relu/sigmoid/tanh: leaky ReLU, GELU, softmax, log-softmax.
-
-softmax(x)_i = e**x_i / sum_j e**x_j along `dim`. Subtracting max(x) first
-changes nothing mathematically but keeps every exponent <= 0, so logits of
-1e4 do not overflow:
-
-    log_softmax(x) = (x - m) - log(sum_j e**(x_j - m)),   m = max(x)
-
-Backward (sums along `dim`):
-    softmax:      dx = y * (gy - sum(gy * y))
-    log_softmax:  dx = gy - softmax(x) * sum(gy)
+"""Activations beyond the core's relu/sigmoid/tanh: leaky ReLU, GELU; softmax and log-softmax (from ops.softmax).
 
 GELU (Hendrycks & Gimpel 2016) weighs x by the probability that a standard
 normal variable is below it, Phi(x) = (1 + erf(x / sqrt(2))) / 2:
@@ -22,15 +12,10 @@ approximate='tanh' replaces Phi(x) by (1 + tanh(u)) / 2, u = sqrt(2 / pi) (x + 0
 import math
 
 from minitl import backend
-from minitl.autograd import Function
+from minitl.autograd import Function, either
 from minitl.nn.arguments import tensor_argument
-
-
-def stable_log_softmax(x, axis):
-    """log_softmax of an array, with the max subtracted first."""
-    xp = backend.get_array_module(x)
-    shifted = x - x.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+from minitl.ops.softmax import log_softmax as log_softmax_op
+from minitl.ops.softmax import softmax as softmax_op
 
 
 def erf(x, terms=60):
@@ -60,19 +45,20 @@ class NormalCDF(Function):
     """y = Phi(x) = (1 + erf(x / sqrt(2))) / 2;  dx = gy phi(x)."""
 
     def forward(self, x):
+        self.save_for_backward(x)
         return 0.5 * (1 + erf(x / math.sqrt(2)))
 
     def backward(self, gy):
-        x = self.inputs[0].data
-        return (gy * backend.get_array_module(x).exp(-0.5 * x * x) / math.sqrt(2 * math.pi),)
-
-    def backward_graph(self, gy):
-        x = self.inputs[0]
-        return (gy * (-0.5 * x * x).exp() / math.sqrt(2 * math.pi),)
+        (x,) = self.saved_tensors
+        return (gy * either.exp(-0.5 * x * x) / math.sqrt(2 * math.pi),)
 
 
-class GELU(Function):
-    """y = x Phi(x), exact or with the tanh approximation; see the module docstring."""
+class GELUFunction(Function):
+    """y = x Phi(x), exact or with the tanh approximation; see the module docstring.
+
+    Backward recomputes Phi(x) (or tanh(u)) from x instead of keeping it: one formula then serves the first
+    derivative and, on tensors, the higher ones.
+    """
     tanh_scale = math.sqrt(2 / math.pi)
     cubic = 0.044715
 
@@ -80,34 +66,23 @@ class GELU(Function):
         self.approximate = approximate
 
     def forward(self, x):
-        xp = backend.get_array_module(x)
-        self.x = x
+        self.save_for_backward(x)
         if self.approximate == "tanh":
-            self.tanh = xp.tanh(self.tanh_scale * (x + self.cubic * x ** 3))
-            return 0.5 * x * (1 + self.tanh)
-        self.cdf = 0.5 * (1 + erf(x / math.sqrt(2)))
-        return x * self.cdf
+            return 0.5 * x * (1 + backend.get_array_module(x).tanh(self.tanh_scale * (x + self.cubic * x ** 3)))
+        return x * NormalCDF().forward(x)
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        x = self.x
+        (x,) = self.saved_tensors
         if self.approximate == "tanh":
-            slope = self.tanh_scale * (1 + 3 * self.cubic * x * x)
-            return (gy * (0.5 * (1 + self.tanh) + 0.5 * x * (1 - self.tanh * self.tanh) * slope),)
-        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-        return (gy * (self.cdf + x * pdf),)
-
-    def backward_graph(self, gy):
-        x = self.inputs[0]
-        if self.approximate == "tanh":
-            tanh = (self.tanh_scale * (x + self.cubic * x * x * x)).tanh()
+            tanh = either.tanh(self.tanh_scale * (x + self.cubic * x ** 3))
             slope = self.tanh_scale * (1 + 3 * self.cubic * x * x)
             return (gy * (0.5 * (1 + tanh) + 0.5 * x * (1 - tanh * tanh) * slope),)
-        return (gy * (NormalCDF()(x) + x * (-0.5 * x * x).exp() / math.sqrt(2 * math.pi)),)
+        pdf = either.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return (gy * (NormalCDF().on(x) + x * pdf),)
 
 
-class LeakyReLU(Function):
-    """y = x for x > 0, slope * x otherwise;  dx = gy or slope * gy."""
+class LeakyReLUFunction(Function):
+    """y = x for x > 0, slope * x otherwise;  dx = gy or slope * gy (the mask is a constant)."""
 
     def __init__(self, slope):
         self.slope = slope
@@ -117,64 +92,25 @@ class LeakyReLU(Function):
         return backend.get_array_module(x).where(self.positive, x, x * self.slope)
 
     def backward(self, gy):
-        return (backend.get_array_module(gy).where(self.positive, gy, gy * self.slope),)
-
-    def backward_graph(self, gy):
-        slopes = backend.get_array_module(self.positive).where(self.positive, 1, self.slope).astype(gy.dtype)
-        return (gy * slopes,)  # a constant array: the derivative of the slope is 0
-
-
-class Softmax(Function):
-    def __init__(self, axis):
-        self.axis = axis
-
-    def forward(self, x):
-        self.y = backend.get_array_module(x).exp(stable_log_softmax(x, self.axis))
-        return self.y
-
-    def backward(self, gy):
-        return (self.y * (gy - (gy * self.y).sum(axis=self.axis, keepdims=True)),)
-
-    def backward_graph(self, gy):
-        y = Softmax(self.axis)(self.inputs[0])
-        return (y * (gy - (gy * y).sum(dim=self.axis, keepdim=True)),)
-
-
-class LogSoftmax(Function):
-    def __init__(self, axis):
-        self.axis = axis
-
-    def forward(self, x):
-        self.y = stable_log_softmax(x, self.axis)
-        return self.y
-
-    def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        return (gy - xp.exp(self.y) * gy.sum(axis=self.axis, keepdims=True),)
-
-    def backward_graph(self, gy):
-        probabilities = Softmax(self.axis)(self.inputs[0])
-        return (gy - probabilities * gy.sum(dim=self.axis, keepdim=True),)
+        return (either.where(self.positive, gy, gy * self.slope),)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU(negative_slope)(tensor_argument(x, "leaky_relu", "input"))
+    return LeakyReLUFunction(negative_slope)(tensor_argument(x, "leaky_relu", "input"))
 
 
 def gelu(x, approximate="none"):
     """x Phi(x) with Phi the standard normal CDF; approximate='tanh' uses the tanh formula (GPT-2's)."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return GELU(approximate)(tensor_argument(x, "gelu", "input"))
+    return GELUFunction(approximate)(tensor_argument(x, "gelu", "input"))
 
 
 def softmax(x, dim):
     """Probabilities along `dim` (required: PyTorch's implicit choice of dim is deprecated)."""
-    x = tensor_argument(x, "softmax", "input")
-    return Softmax(dim % x.ndim)(x)
+    return softmax_op(tensor_argument(x, "softmax", "input"), dim)
 
 
 def log_softmax(x, dim):
     """Log-probabilities along `dim`, stable for large logits."""
-    x = tensor_argument(x, "log_softmax", "input")
-    return LogSoftmax(dim % x.ndim)(x)
+    return log_softmax_op(tensor_argument(x, "log_softmax", "input"), dim)

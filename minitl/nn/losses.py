@@ -21,10 +21,10 @@ written stably with softplus(-x) = -log s(x) = max(-x, 0) + log(1 + e**-|x|):
 (P = 1: loss = max(x, 0) - x t + log(1 + e**-|x|), dloss/dx = s(x) - t).
 """
 from minitl import backend
-from minitl.autograd import Function, Tensor
-from minitl.nn.activations import Softmax, stable_log_softmax
+from minitl.autograd import Function, either
 from minitl.nn.arguments import tensor_argument
 from minitl.ops.promotion import promote
+from minitl.ops.softmax import SoftmaxFunction, stable_log_softmax
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -82,18 +82,19 @@ class ClassLoss(Function):
 
     def forward(self, scores):
         xp = backend.get_array_module(scores)
-        self.log_probs = stable_log_softmax(scores, axis=1) if self.from_logits else scores
-        picked = xp.take_along_axis(self.log_probs, self.targets[:, None], axis=1)[:, 0]
+        log_probs = stable_log_softmax(scores, axis=1) if self.from_logits else scores
+        self.save_for_backward(scores)
+        picked = xp.take_along_axis(log_probs, self.targets[:, None], axis=1)[:, 0]
         losses = -(1 - self.smoothing) * self.weights[self.targets] * picked
         if self.smoothing:
-            losses = losses - (self.smoothing / scores.shape[1]) * (self.log_probs @ self.weights)
+            losses = losses - (self.smoothing / scores.shape[1]) * (log_probs @ self.weights)
         return xp.where(self.kept, losses, 0).astype(scores.dtype, copy=False)
 
-    def d_log_probs(self):
+    def d_log_probs(self, scores):
         """dloss_i / dp_ic (a constant): -(1 - e) w_t at the target, -(e / C) w_c everywhere; 0 if ignored."""
-        xp = backend.get_array_module(self.log_probs)
-        n, classes = self.log_probs.shape
-        grad = xp.zeros_like(self.log_probs)
+        xp = backend.get_array_module(scores)
+        n, classes = scores.shape
+        grad = xp.zeros_like(scores)
         if self.smoothing:
             grad -= (self.smoothing / classes) * self.weights
         grad[xp.arange(n), self.targets] -= (1 - self.smoothing) * self.weights[self.targets]
@@ -101,15 +102,10 @@ class ClassLoss(Function):
         return grad
 
     def backward(self, gy):
-        grad = self.d_log_probs() * gy[:, None]
-        if self.from_logits:  # through log softmax: a - softmax(z) sum(a)
-            grad -= backend.get_array_module(gy).exp(self.log_probs) * grad.sum(axis=1, keepdims=True)
-        return (grad,)
-
-    def backward_graph(self, gy):
-        grad = Tensor(self.d_log_probs()) * gy.unsqueeze(1)
-        if self.from_logits:
-            grad = grad - Softmax(1)(self.inputs[0]) * grad.sum(dim=1, keepdim=True)
+        (scores,) = self.saved_tensors
+        grad = self.d_log_probs(either.array(scores)) * gy[:, None]  # a constant times gy
+        if self.from_logits:  # through log softmax: a - softmax(z) sum(a), softmax recomputed from z
+            grad = grad - SoftmaxFunction(1).on(scores) * grad.sum(axis=1, keepdims=True)
         return (grad,)
 
 
@@ -159,24 +155,19 @@ class BCEWithLogits(Function):
 
     def forward(self, x, t):
         xp = backend.get_array_module(x)
-        self.x, self.t = x, t
-        self.softplus_minus_x = xp.maximum(-x, 0) + xp.log1p(xp.exp(-abs(x)))
-        self.scale = 1 + (self.pos_weight - 1) * t
-        return (1 - t) * x + self.scale * self.softplus_minus_x
+        self.save_for_backward(x, t)
+        softplus_minus_x = xp.maximum(-x, 0) + xp.log1p(xp.exp(-abs(x)))
+        return (1 - t) * x + (1 + (self.pos_weight - 1) * t) * softplus_minus_x
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        e = xp.exp(-abs(self.x))
-        sigmoid_minus_x = xp.where(self.x >= 0, e / (1 + e), 1 / (1 + e))
-        gx = gy * ((1 - self.t) - self.scale * sigmoid_minus_x) if self.needs_input_grad[0] else None
-        gt = gy * ((self.pos_weight - 1) * self.softplus_minus_x - self.x) if self.needs_input_grad[1] else None
-        return gx, gt
-
-    def backward_graph(self, gy):
-        x, t = self.inputs
+        x, t = self.saved_tensors
         scale = 1 + (self.pos_weight - 1) * t
-        softplus_minus_x = (-x).relu() + ((-x.abs()).exp() + 1).log()
-        return gy * ((1 - t) - scale * (-x).sigmoid()), gy * ((self.pos_weight - 1) * softplus_minus_x - x)
+        e = either.exp(-abs(x))  # softplus(-x) and s(-x) from e = e**-|x| <= 1, as forward
+        sigmoid_minus_x = either.where(either.array(x) >= 0, e / (1 + e), 1 / (1 + e))
+        softplus_minus_x = either.relu(-x) + either.log1p(e)
+        gx = gy * ((1 - t) - scale * sigmoid_minus_x) if self.needs_input_grad[0] else None
+        gt = gy * ((self.pos_weight - 1) * softplus_minus_x - x) if self.needs_input_grad[1] else None
+        return gx, gt
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, *, reduction="mean", pos_weight=None):

@@ -2,17 +2,18 @@
 
 Each submodule holds one family of Functions with plain functions that call
 them; this file makes ``x + y``, ``x.sum(dim=1)``, ``x[0]``, ``x += 1``...
-call those functions, so ``Tensor`` itself (in autograd/__init__.py) stays about
+call those functions, so ``Tensor`` itself (in autograd/tensor.py) stays about
 autograd only.
 """
 from minitl.autograd import Tensor
 from minitl.ops import shape
 from minitl.ops.arithmetic import add, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from minitl.ops.conversion import clone, to
-from minitl.ops.elementwise import abs_, clip, cos, exp, log, relu, sigmoid, sin, sqrt, tanh
+from minitl.ops.elementwise import abs_, clip, cos, exp, log, log1p, relu, sigmoid, sin, sqrt, tanh
 from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
 from minitl.ops.matmul import matmul
 from minitl.ops.reduction import all, any, argmax, argmin, max, mean, min, sum, var
+from minitl.ops.softmax import log_softmax, softmax
 from minitl.ops.shape import cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack, t, transpose, unsqueeze, where
 
 
@@ -28,16 +29,6 @@ def _where_method(x, condition, other):
     return where(condition, x, other)
 
 
-def softmax(x, dim):
-    from minitl.nn import functional  # nn is built on ops: imported when first used
-    return functional.softmax(x, dim)
-
-
-def log_softmax(x, dim):
-    from minitl.nn import functional
-    return functional.log_softmax(x, dim)
-
-
 _OPERATORS = {
     "__add__": add, "__radd__": _reflected(add), "__iadd__": add_,
     "__sub__": sub, "__rsub__": _reflected(sub), "__isub__": sub_,
@@ -50,7 +41,7 @@ _OPERATORS = {
 }
 
 _METHODS = {
-    "abs": abs_, "exp": exp, "log": log, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
+    "abs": abs_, "exp": exp, "log": log, "log1p": log1p, "sqrt": sqrt, "tanh": tanh, "sigmoid": sigmoid, "relu": relu,
     "sin": sin, "cos": cos, "clip": clip, "clamp": clip, "pow": pow,
     "sum": sum, "mean": mean, "max": max, "min": min, "amax": max, "amin": min, "var": var,
     "argmax": argmax, "argmin": argmin, "all": all, "any": any,

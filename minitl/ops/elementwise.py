@@ -41,6 +41,18 @@ class Log(Function):
         return (gy / x,)
 
 
+class Log1p(Function):
+    """y = ln(1 + x), accurate for tiny x;  dx = gy / (1 + x)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return backend.get_array_module(x).log1p(x)
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        return (gy / (1 + x),)
+
+
 class Sqrt(Function):
     """y = sqrt(x);  dx = gy / (2 y)."""
 
@@ -162,6 +174,10 @@ def exp(x):
 
 def log(x):
     return Log()(_floating(x))
+
+
+def log1p(x):
+    return Log1p()(_floating(x))
 
 
 def sqrt(x):
