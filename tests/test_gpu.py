@@ -1,4 +1,4 @@
-"""The GPU suite: the same computations on CuPy and on NumPy agree (float32, <= 1e-5 relative).
+"""The GPU suite: the same computations on CuPy and on NumPy agree (float32, 1e-5 relative and absolute).
 
 Run on a machine with an NVIDIA GPU and ``pip install "minitl[gpu]"``:
 ``pytest -m gpu``. Elsewhere every test here is skipped, with the reason.
@@ -27,7 +27,10 @@ from cases.op_cases import make_inputs as make_op_inputs
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not backend.cuda_available(), reason="needs CuPy and an NVIDIA GPU "
                                  '(pip install "minitl[gpu]" on a machine with one)')]
-RTOL, ATOL = 1e-5, 1e-6
+# float32 on two devices: sums of O(1) terms that cancel to about 0 (a batch-norm weight gradient, a GELU slope
+# near -2.5) come out in another order on the GPU; measured on an NVIDIA H200: up to 1.7e-6 apart, so the
+# absolute tolerance is 1e-5 (80 float32 ulps of 1), the relative one 1e-5.
+RTOL, ATOL = 1e-5, 1e-5
 
 
 def assert_close(gpu_value, cpu_value):

@@ -13,8 +13,8 @@ from minitl.ops.elementwise import abs_, clip, cos, exp, log, log1p, relu, sigmo
 from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
 from minitl.ops.matmul import matmul
 from minitl.ops.reduction import all, any, argmax, argmin, max, mean, min, sum, var
-from minitl.ops.softmax import log_softmax, softmax
 from minitl.ops.shape import cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack, t, transpose, unsqueeze, where
+from minitl.ops.softmax import log_softmax, softmax
 
 
 def _reflected(function):
