@@ -104,3 +104,12 @@ def test_argmax_argmin():
 def test_bad_arguments_give_clear_errors(bad, message):
     with pytest.raises((ValueError, IndexError, TypeError), match=message):
         bad()
+
+
+def test_log1p_is_accurate_for_tiny_inputs():
+    x = tl.tensor([1e-10, -1e-12, 0.5], dtype=tl.float64, requires_grad=True)
+    y = tl.log1p(x)
+    np.testing.assert_allclose(y.detach().numpy(), np.log1p(x.detach().numpy()), rtol=1e-15)
+    assert y.detach().numpy()[0] != np.log(1 + 1e-10)  # log(1 + x) loses 8 digits here
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 1 / (1 + x.detach().numpy()), rtol=1e-15)

@@ -78,6 +78,7 @@ OP_CASES = [
     ("augmented_assignment", augmented_assignment, [normal(2, 3), normal(2, 3)]),
     ("exp", lambda a: a.exp(), [normal(3, 4)]),
     ("log", lambda a: a.log(), [positive(3, 4)]),
+    ("log1p", lambda a: a.log1p(), [positive(3, 4)]),
     ("sqrt", lambda a: a.sqrt(), [positive(3, 4)]),
     ("tanh", lambda a: a.tanh(), [normal(3, 4)]),
     ("sigmoid", lambda a: a.sigmoid(), [normal(3, 4) ]),
