@@ -8,7 +8,7 @@ and CuPy only when a function needs them.
 """
 import importlib
 
-from minitl import cuda, io, nn, ops, optim, testing
+from minitl import autograd, cuda, derivatives, io, nn, ops, optim, testing
 from minitl.autograd import Function, Tensor
 from minitl.creation import (
     arange,
@@ -39,6 +39,8 @@ from minitl.random import manual_seed
 from minitl.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
+
+autograd.functional = derivatives  # torch.autograd.functional's path (the module lives above ops: it uses them)
 
 _LAZY_SUBMODULES = ("models", "data", "transfer", "train", "tune", "ensemble", "monitor")
 

@@ -1,5 +1,7 @@
 """Derivatives of whole functions, ``torch.autograd.functional``'s API: vjp, jvp, jacobian, hessian, hvp, vhp.
 
+Reached as ``tl.autograd.functional`` (PyTorch's path); it lives above ops, since it stacks rows with them.
+
 All are built from ``autograd.grad``. For a function f of tensors:
 
     vjp: v^T J          one backward pass
@@ -17,6 +19,7 @@ accepted and ignored (the rows are computed one by one).
 """
 
 from minitl.autograd import Tensor, enable_grad, grad
+from minitl.ops.shape import stack
 
 
 def _prepared(inputs):
@@ -103,7 +106,6 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
 
 
 def _stacked(rows, y, x):
-    from minitl.ops.shape import stack  # ops are built on autograd: imported when used
     return stack(rows).reshape(y.shape + x.shape)
 
 
