@@ -146,17 +146,13 @@ ALLOWED_GLOBALS = {
 }
 
 
-def load_torch_checkpoint(path):
+def load_pytorch(path):
     """The tensors of a PyTorch checkpoint as a flat dict name -> numpy array; see the module docstring.
 
     Nested ``{'state_dict': {...}, ...}`` checkpoints are unwrapped, and
     entries that are not tensors (epochs, accuracies) are dropped. Arrays
     that share a storage in the file share memory here.
     """
-    path = os.fspath(path)
-    if path.endswith(".safetensors"):
-        from minitl.io.safetensors_io import load_safetensors
-        return load_safetensors(path)
     return read_file(path, _load_layout, "not a readable PyTorch checkpoint (corrupt or truncated?)",
                      refused=(CheckpointError, UnsafePickle))
 
