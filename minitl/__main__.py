@@ -15,9 +15,10 @@ import numpy as np
 def convert(args):
     from minitl import models
     from minitl.io import save
+    from minitl.io.formats import read_state_dict
     from minitl.models.weights import load_state, strip_prefixes
 
-    original = models.read_state_dict(args.checkpoint)
+    original = read_state_dict(args.checkpoint)
     state = {key: value.astype(np.float32) if value.dtype.kind == "f" else value
              for key, value in strip_prefixes(original).items()}
     if args.arch:

@@ -38,7 +38,6 @@ with a numeric dtype; any malformed file raises `CheckpointError` naming it.
 """
 import io
 import json
-import os
 import zipfile
 
 import numpy as np
@@ -46,7 +45,7 @@ import numpy as np
 from minitl import backend
 from minitl.autograd import Tensor
 from minitl.io.atomic import replacing
-from minitl.io.torch_checkpoint import CheckpointError, check_zip_directory, read_exactly
+from minitl.io.checks import ZIP_MAGIC, CheckpointError, check_zip_directory, is_stored, read_entry, read_file
 
 MAX_DEPTH = 100
 HEADER_BYTES = 1 << 16  # more than the longest .npy header NumPy reads (max_header_size=10000)
@@ -100,21 +99,11 @@ def _store(array, arrays, stored):
 # -- loading ---------------------------------------------------------------------------------------------
 def load(path):
     """The object saved to `path` by `save` (arrays come back as NumPy arrays); see the module docstring."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        with open(path, "rb") as file:
-            return _load(file)
-    except CheckpointError as err:
-        raise CheckpointError(f"{path}: {err}") from None
-    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error
-        # type; the original stays chained (from err), so a bug of minitl's own still shows where it is
-        raise CheckpointError(f"{path}: not a readable minitl checkpoint: {type(err).__name__}: {err}") from err
+    return read_file(path, _load, "not a readable minitl checkpoint")
 
 
 def _load(file):
-    if file.read(4) != b"PK\x03\x04":
+    if file.read(4) != ZIP_MAGIC:
         raise CheckpointError("not a minitl checkpoint (those are zip archives, as .npz files)")
     archive = zipfile.ZipFile(file)
     check_zip_directory(file, archive)
@@ -144,10 +133,9 @@ def _load(file):
 def _read_member(archive, name):
     """The bytes of member `name`, which must be stored uncompressed, read no further than its declared size."""
     info = archive.getinfo(name)
-    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+    if not is_stored(info):
         raise CheckpointError(f"member {name!r} is compressed (minitl writes uncompressed archives)")
-    with archive.open(info) as member:
-        return read_exactly(member, info.file_size, name)
+    return read_entry(archive, info)
 
 
 def _read_npy(archive, name):

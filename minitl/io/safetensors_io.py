@@ -21,7 +21,7 @@ import struct
 
 import numpy as np
 
-from minitl.io.torch_checkpoint import CheckpointError
+from minitl.io.checks import CheckpointError, existing_file
 
 DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": "<u2", "I16": "<i2", "U32": "<u4",
           "I32": "<i4", "U64": "<u8", "I64": "<i8", "F16": "<f2", "BF16": "<u2", "F32": "<f4", "F64": "<f8"}
@@ -30,9 +30,7 @@ MAX_HEADER_BYTES = 100_000_000  # the reference implementation's limit
 
 def load_safetensors(path):
     """name -> numpy array of every tensor in a .safetensors file; see the module docstring."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {path}")
+    path = existing_file(path)
     with open(path, "rb") as file:
         data = bytearray(os.fstat(file.fileno()).st_size)  # writable: the arrays are views of it
         file.readinto(data)

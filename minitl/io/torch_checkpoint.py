@@ -47,10 +47,9 @@ import zipfile
 
 import numpy as np
 
+from minitl.io.checks import ZIP_MAGIC, CheckpointError, check_zip_directory, is_stored, read_entry, read_exactly, read_file
 from minitl.io.safe_pickle import Frozen, UnsafePickle, load, scan
 
-ZIP_MAGIC = b"PK\x03\x04"  # how torch.load tells the two layouts apart
-ZIP_UNSUPPORTED_FLAGS = 0x1 | 0x40 | 0x2000  # encrypted, strongly encrypted, masked local headers
 MSDOS_DIRECTORY = 0x10  # a zip entry's attribute bit that miniz (torch's zip reader) refuses to extract
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
@@ -60,10 +59,6 @@ STORAGE_DTYPES = {
     "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }
 CHECKPOINT_WRAPPERS = ("state_dict", "model_state_dict", "model")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read safely: corrupt, truncated, hostile, or not a checkpoint."""
 
 
 class StorageType(Frozen):
@@ -151,31 +146,23 @@ ALLOWED_GLOBALS = {
 }
 
 
-def load_torch_checkpoint(path):
+def load_pytorch(path):
     """The tensors of a PyTorch checkpoint as a flat dict name -> numpy array; see the module docstring.
 
     Nested ``{'state_dict': {...}, ...}`` checkpoints are unwrapped, and
     entries that are not tensors (epochs, accuracies) are dropped. Arrays
     that share a storage in the file share memory here.
     """
-    path = os.fspath(path)
-    if path.endswith(".safetensors"):
-        from minitl.io.safetensors_io import load_safetensors
-        return load_safetensors(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        with open(path, "rb") as file:
-            if file.read(4) == ZIP_MAGIC:
-                return _flatten(_load_zip(file))
-            file.seek(0)
-            return _flatten(_load_legacy(file))
-    except (CheckpointError, UnsafePickle) as err:
-        raise CheckpointError(f"{path}: {err}") from None
-    except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error
-        # type; the original stays chained (from err), so a bug of minitl's own still shows where it is
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated?): "
-                              f"{type(err).__name__}: {err}") from err
+    return read_file(path, _load_layout, "not a readable PyTorch checkpoint (corrupt or truncated?)",
+                     refused=(CheckpointError, UnsafePickle))
+
+
+def _load_layout(file):
+    """The state dict of an open checkpoint, read in the layout its first bytes announce."""
+    if file.read(4) == ZIP_MAGIC:
+        return _flatten(_load_zip(file))
+    file.seek(0)
+    return _flatten(_load_legacy(file))
 
 
 def _flatten(loaded):
@@ -243,71 +230,19 @@ def _load_zip(file):
     return obj, to_array
 
 
-def check_zip_directory(file, archive):
-    """What miniz (torch's zip reader) refuses and Python's zipfile lets through, refused here too.
-
-    An archive comment, a second disk, an end record whose entry count or
-    directory size is not the directory's (Python's zipfile reads what it
-    finds, possibly nothing), a zip64 locator not pointing just before
-    itself, and encrypted or masked entries.
-    """
-    size = file.seek(0, os.SEEK_END)
-    records = []
-    file.seek(max(size - 22, 0))
-    signature, *record, comment = struct.unpack("<4s4H2LH", file.read(22))
-    if signature != b"PK\x05\x06" or comment:
-        raise CheckpointError("the zip archive does not end with its end record (a comment, or trailing bytes)")
-    records.append(record)  # disk, directory's disk, entries here, entries in all, directory size and offset
-    file.seek(max(size - 42, 0))
-    locator = file.read(20)
-    if locator[:4] == b"PK\x06\x07":
-        _, locator_disk, record_offset, disks = struct.unpack("<4sLQL", locator)
-        file.seek(record_offset)
-        record = file.read(56)
-        if record_offset != size - 42 - 56 or record[:4] != b"PK\x06\x06" or locator_disk != 0 or disks != 1:
-            raise CheckpointError("the zip64 end record is not where its locator says")
-        records.append(struct.unpack_from("<2L4Q", record, 16))
-    for disk, directory_disk, here, total, _, _ in records:
-        if disk or directory_disk or here != total or total != len(archive.infolist()):
-            raise CheckpointError("the zip archive's end record claims several disks or another number of entries")
-    *_, total, directory_size, directory_offset = records[-1]
-    file.seek(directory_offset)
-    directory, position, count = file.read(directory_size), 0, 0
-    while directory[position:position + 4] == b"PK\x01\x02" and position + 46 <= len(directory):
-        position += 46 + sum(struct.unpack_from("<3H", directory, position + 28))  # name, extra, comment
-        count += 1
-    if position != directory_size or count != total:
-        raise CheckpointError("the zip directory's entries do not fill it exactly as its end record says")
-    for info in archive.infolist():
-        if info.volume or info.flag_bits & ZIP_UNSUPPORTED_FLAGS:
-            raise CheckpointError(f"entry {info.filename[:80]!r} is on another disk, encrypted or masked")
-
-
 def _read_entry(archive, name, nbytes):
     """The bytes of entry `name`, which must be stored uncompressed and (when given) exactly `nbytes` long."""
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise CheckpointError(f"the zip archive has no entry {name!r}") from None
-    if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+    if not is_stored(info):
         raise CheckpointError(f"entry {name!r} is compressed (torch.save stores every entry uncompressed)")
     if info.external_attr & MSDOS_DIRECTORY:
         raise CheckpointError(f"entry {name!r} is marked as a directory")
     if nbytes is not None and info.file_size != nbytes:
         raise CheckpointError(f"entry {name!r} holds {info.file_size} bytes, its storage needs {nbytes}")
-    with archive.open(info) as entry:
-        return read_exactly(entry, info.file_size, name)
-
-
-def read_exactly(entry, size, name, chunk=1 << 20):
-    """The next `size` bytes of a file or zip entry, read in chunks into one buffer (no second copy)."""
-    data = bytearray(size)
-    view, done = memoryview(data), 0
-    while done < size and (got := entry.readinto(view[done:done + chunk])):
-        done += got
-    if done != size or (isinstance(entry, zipfile.ZipExtFile) and entry.read(1)):  # to the end: checks the CRC
-        raise CheckpointError(f"entry {name!r} is shorter or longer than declared")
-    return data
+    return read_entry(archive, info)
 
 
 # -- legacy layout -----------------------------------------------------------------------------------------

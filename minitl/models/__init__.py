@@ -11,11 +11,12 @@ checkpoint, a .safetensors file or a minitl .npz.
 """
 import os
 
+from minitl.io.formats import read_state_dict
 from minitl.models.cifar_resnet import CifarResNet
 from minitl.models.lenet import LeNet5
 from minitl.models.resnet import ResNet
 from minitl.models.vgg import CONFIGS, VGG
-from minitl.models.weights import REGISTRY, load_weights, read_state_dict
+from minitl.models.weights import REGISTRY, load_weights
 
 BUILDERS = {
     "resnet20": lambda num_classes, **options: CifarResNet(3, num_classes, **options),

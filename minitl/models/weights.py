@@ -7,12 +7,9 @@ then a download). The CIFAR-10 ResNets are akamaster/pytorch_resnet_cifar10's
 and std (0.229, 0.224, 0.225); the ImageNet models are torchvision's.
 """
 import os
-import reprlib
-
-import numpy as np
 
 from minitl import hub
-from minitl.io import CheckpointError, load, load_torch_checkpoint
+from minitl.io.formats import read_state_dict
 
 WEIGHTS_ENV = "MINITL_WEIGHTS_DIR"
 _CIFAR = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/"
@@ -35,25 +32,6 @@ REGISTRY = {
     ("vgg11", "imagenet"): hub.RemoteFile("vgg11-8a719046.pth", _TORCHVISION + "vgg11-8a719046.pth", "8a719046"),
     ("vgg16", "imagenet"): hub.RemoteFile("vgg16-397923af.pth", _TORCHVISION + "vgg16-397923af.pth", "397923af"),
 }
-
-
-def read_state_dict(path):
-    """name -> array from a minitl .npz, a PyTorch checkpoint or a .safetensors file.
-
-    Anything else (a checkpoint of nested objects, keys that are not
-    strings) is a CheckpointError naming the file.
-    """
-    path = os.fspath(path)
-    state = load(path) if path.endswith(".npz") else load_torch_checkpoint(path)
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: expected a state_dict (name -> array), found a {type(state).__name__}")
-    for key, value in state.items():
-        if not isinstance(key, str):
-            raise CheckpointError(f"{path}: a state_dict's keys are parameter names, found the key {reprlib.repr(key)} "
-                                  f"of type {type(key).__name__}")
-        if not isinstance(value, np.ndarray):
-            raise CheckpointError(f"{path}: entry {key!r} is a {type(value).__name__}, not an array")
-    return state
 
 
 def resolve(arch, weights):
