@@ -34,8 +34,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 from training_dynamics import loader, mean_std, mlp, mnist_splits, preprocess  # noqa: E402 (the sibling demo)
 
 import minitl as tl  # noqa: E402
-from minitl import optim, tune  # noqa: E402
-from minitl.train import evaluate, fit  # noqa: E402
+from minitl import optim  # noqa: E402
+from minitl.lab import tune  # noqa: E402
+from minitl.lab.train import evaluate, fit  # noqa: E402
 
 FUNCTIONS = 200
 BUDGETS = (9, 16, 25, 49)

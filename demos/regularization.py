@@ -54,8 +54,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 import minitl as tl
-from minitl import ensemble, nn, optim
+from minitl import nn, optim
 from minitl.data import MNIST, DataLoader, Dataset, TensorDataset, transforms
+from minitl.lab import ensemble
 from minitl.models.cifar_resnet import BasicBlock
 from minitl.nn import functional as F
 from minitl.nn.regularization import linear_decay

@@ -46,9 +46,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 import minitl as tl  # noqa: E402
 from minitl import nn, optim  # noqa: E402
 from minitl.data import MNIST, DataLoader, TensorDataset  # noqa: E402
+from minitl.lab.train import TrainingDiverged, evaluate, fit, plot_history  # noqa: E402
 from minitl.nn import functional as F  # noqa: E402
 from minitl.optim import lr_scheduler  # noqa: E402
-from minitl.train import TrainingDiverged, evaluate, fit, plot_history  # noqa: E402
 
 SEEDS = 3
 BATCH = 100

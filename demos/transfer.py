@@ -44,11 +44,12 @@ from dataclasses import dataclass
 import numpy as np
 
 import minitl as tl
-from minitl import hub, models, nn, optim, transfer
+from minitl import hub, models, nn, optim
 from minitl.data import MNIST, DataLoader, TensorDataset, transforms
 from minitl.data.datasets import DATA_ENV, MNIST_SHA256, MNIST_URL
+from minitl.lab import transfer
+from minitl.lab.train import evaluate, fit, plot_history
 from minitl.models.weights import WEIGHTS_ENV
-from minitl.train import evaluate, fit, plot_history
 
 # ImageNet's channel statistics: akamaster's trainer.py normalises CIFAR-10 with these (not CIFAR-10's own),
 # so they are what the pretrained ResNet-20 expects.

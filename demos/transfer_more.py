@@ -27,9 +27,10 @@ from matplotlib.figure import Figure
 from transfer import as_cifar_input, k_shot, loader, mnist_arrays  # the main demo's data helpers
 
 import minitl as tl
-from minitl import backdoor, models, multitask, nn, optim, transfer
-from minitl.pca import pca
-from minitl.train import evaluate, fit
+from minitl import models, nn, optim
+from minitl.lab import backdoor, multitask, transfer
+from minitl.lab.pca import pca
+from minitl.lab.train import evaluate, fit
 
 LR_GRID = (1e-3, 3e-3, 1e-2)  # Adam learning rates tried per method (for fine-tuning: the head's; the rest gets 1/10)
 STUDIES = ("similar", "different", "fc-conv", "multitask", "backdoor")
