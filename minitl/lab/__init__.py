@@ -10,6 +10,8 @@ ensemble     averaged predictions, snapshot ensembles, EMA weights
 multitask    one shared network, one head per task
 backdoor     a BadNets trigger: poison training images, stamp test images
 pca          principal components with NumPy's SVD
+bench        ``python -m minitl bench``: minitl's training speed next to PyTorch's (torch optional);
+torch_models its networks, written once for both engines
 
 The engine (tensors, autograd, ops, nn, optim, io, data, models) never imports this package;
 ``import minitl`` does not load it.
