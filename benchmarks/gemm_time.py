@@ -15,8 +15,8 @@ gradients and the final linear layer are left out (under 2% of the FLOPs).
 """
 import numpy as np
 
-from benchmarks import bench
 from minitl import threads
+from minitl.lab import bench
 from minitl.nn import conv
 
 records = []  # (kind, groups, out_channels, cols shape)

@@ -13,8 +13,8 @@ import argparse
 
 import numpy as np
 
-from benchmarks.bench import median_time
 from minitl import threads
+from minitl.lab.bench import median_time
 
 
 def operations(rng):

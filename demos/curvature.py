@@ -37,7 +37,6 @@ PNGs, the tables and results.json go to --out.
 import argparse
 import os
 import pathlib
-import sys
 import time
 
 # Small matrices: one BLAS thread, so CPU time is the cost of the method (and a busy machine's spin-waiting
@@ -46,14 +45,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from training_dynamics import figure, mean_std, run_studies, save, save_results  # noqa: E402 (the sibling demo's table and figure helpers)
+from common import figure, mean_std, mnist_test, run_studies, save, save_results  # noqa: E402
 
 import minitl as tl  # noqa: E402
 from minitl import optim  # noqa: E402
-from minitl.data import MNIST  # noqa: E402
 from minitl.nn import functional as F  # noqa: E402
 
 SEEDS = 3
@@ -74,11 +69,9 @@ def parse_args():
 # -- data and helpers --------------------------------------------------------------------------------------
 def mnist_images(side):
     """MNIST's test set as float64 (N, side * side) pixel means over side x side blocks (pixels / 255), labels."""
-    mnist = MNIST(train=False)
-    images = np.asarray(mnist.data, dtype=np.float64).reshape(-1, 28, 28) / 255
+    images, labels = mnist_test(shape=(28, 28), dtype=np.float64)
     block = 28 // side
-    images = images.reshape(-1, side, block, side, block).mean(axis=(2, 4)).reshape(len(images), -1)
-    return images, np.asarray(mnist.targets, dtype=np.int64)
+    return images.reshape(-1, side, block, side, block).mean(axis=(2, 4)).reshape(len(images), -1), labels
 
 
 def float64(array):

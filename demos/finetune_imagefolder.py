@@ -27,14 +27,16 @@ import json
 import pathlib
 import time
 
+from common import IMAGENET_MEAN, IMAGENET_STD
+
 import minitl as tl
-from minitl import models, nn, optim, transfer
+from minitl import models, nn, optim
 from minitl.data import DataLoader, ImageFolder, TensorDataset, transforms
+from minitl.lab import transfer
+from minitl.lab.train import fit, plot_history
 from minitl.models.weights import WEIGHTS_ENV
 from minitl.optim.lr_scheduler import StepLR
-from minitl.train import fit, plot_history
 
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchvision's weights expect these
 NEEDS = f"""needs:
   Pillow, to read the images: pip install "minitl[data]" (or pip install pillow)
   matplotlib, for the curves: pip install "minitl[demos]"

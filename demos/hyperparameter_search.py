@@ -24,19 +24,17 @@ validation (2,000) and test (2,000) images, as in training_dynamics.py.
 import argparse
 import json
 import pathlib
-import sys
 import time
 
 import numpy as np
+from common import loader, mean_std, mlp, mnist_test, preprocess
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import minitl as tl
+from minitl import optim
+from minitl.lab import tune
+from minitl.lab.train import evaluate, fit
 
-from training_dynamics import loader, mean_std, mlp, mnist_splits, preprocess  # noqa: E402 (the sibling demo)
-
-import minitl as tl  # noqa: E402
-from minitl import optim, tune  # noqa: E402
-from minitl.train import evaluate, fit  # noqa: E402
-
+BATCH = 100  # as in training_dynamics.py
 FUNCTIONS = 200
 BUDGETS = (9, 16, 25, 49)
 BUMP_WIDTH = 0.05  # of the parameter that matters; the other one's bump is 10x wider and 20x lower
@@ -137,8 +135,8 @@ def mnist_objective(data, epochs):
         model = mlp([784, 100, 10])
         opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run raises TrainingDiverged: a failed trial
-            fit(model, loader(data["train"], shuffle=True, seed=seed), opt, epochs, progress=False)
-        return evaluate(model, loader(data[split]))[1]
+            fit(model, loader(*data["train"], BATCH, shuffle=True, seed=seed), opt, epochs, progress=False)
+        return evaluate(model, loader(*data[split], BATCH))[1]
     return objective
 
 
@@ -193,7 +191,7 @@ def main():
     started = time.time()
     table_a, results_a, pictures = grid_vs_random(out, 20 if args.quick else FUNCTIONS)
     print(f"{table_a}\n({time.time() - started:.0f} s)\n", flush=True)
-    splits = mnist_splits((600, 200, 200) if args.quick else (6000, 2000, 2000))
+    splits = mnist_test((600, 200, 200) if args.quick else (6000, 2000, 2000), shape=(784,), scale=1)
     section_start = time.time()
     table_b, results_b, pictures_b = coarse_to_fine_study(
         splits, out, 1 if args.quick else 2, 2 if args.quick else ROUNDS, 4 if args.quick else TRIALS,

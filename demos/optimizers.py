@@ -31,15 +31,12 @@ few steps of each, for the tests.
 """
 import argparse
 import pathlib
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-import minitl as tl  # noqa: E402
-from minitl import optim  # noqa: E402
+import minitl as tl
+from minitl import optim
 
 THRESHOLD = 1e-3
 COLORS = {"SGD": "tab:gray", "Momentum": "tab:blue", "Nesterov": "tab:cyan", "AdaGrad": "tab:green",

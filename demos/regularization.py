@@ -52,10 +52,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+from common import mnist_test
 
 import minitl as tl
-from minitl import ensemble, nn, optim
-from minitl.data import MNIST, DataLoader, Dataset, TensorDataset, transforms
+from minitl import nn, optim
+from minitl.data import DataLoader, Dataset, TensorDataset, transforms
+from minitl.lab import ensemble
 from minitl.models.cifar_resnet import BasicBlock
 from minitl.nn import functional as F
 from minitl.nn.regularization import linear_decay
@@ -67,7 +69,6 @@ BATCH = 50
 ENSEMBLE_SIZE = 5
 SNAPSHOT_CYCLES = 5
 EMA_DECAY = 0.99  # remembers about 100 steps: 5 epochs of 20 batches
-SPLIT_SEED = 0
 
 
 def parse_args():
@@ -78,24 +79,7 @@ def parse_args():
     return parser.parse_args()
 
 
-# -- data ----------------------------------------------------------------------------------------------
-def split_indices(count, sizes, seed=SPLIT_SEED):
-    """Disjoint index arrays of the given sizes, in one fixed random order of range(count)."""
-    if sum(sizes) > count:
-        raise ValueError(f"splits of {sizes} need {sum(sizes)} images, there are {count}")
-    order = np.random.default_rng(seed).permutation(count)
-    ends = np.cumsum(sizes)
-    return [order[end - size:end] for size, end in zip(sizes, ends)]
-
-
-def mnist_splits(sizes):
-    """Disjoint (images, labels) splits of the MNIST test set, in a fixed random order: train, val, test."""
-    mnist = MNIST(train=False)
-    images = (np.asarray(mnist.data, dtype=np.float32) / 255)[:, None]
-    labels = np.asarray(mnist.targets, dtype=np.int64)
-    return [(images[chosen], labels[chosen]) for chosen in split_indices(len(labels), sizes)]
-
-
+# -- data (the splits: common.mnist_test) ----------------------------------------------------------------
 class Augmented(Dataset):
     """Images transformed anew each time they are read; labels unchanged."""
 
@@ -373,7 +357,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     started, cpu_started = time.time(), time.process_time()
     sizes = (200, 200, 300) if args.quick else (1000, 2000, 7000)
-    data = dict(zip(("train", "val", "test"), mnist_splits(sizes)))
+    data = mnist_test(sizes)
     epochs, seeds = (2, 1) if args.quick else (EPOCHS, args.seeds)
     lab = Lab(data, epochs)
     methods = list(METHODS)[:3] + ["ensemble of 5", "snapshot ensemble", "CNN, fractional max pool",

@@ -32,23 +32,18 @@ repeated over SEEDS seeds (mean +- std); PNGs, the tables and results.json go
 to --out.
 """
 import argparse
-import itertools
-import json
 import math
 import pathlib
-import sys
 import time
 
 import numpy as np
+from common import figure, loader, mean_std, mlp, mnist_test, preprocess, run_studies, save, save_results
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-import minitl as tl  # noqa: E402
-from minitl import nn, optim  # noqa: E402
-from minitl.data import MNIST, DataLoader, TensorDataset  # noqa: E402
-from minitl.nn import functional as F  # noqa: E402
-from minitl.optim import lr_scheduler  # noqa: E402
-from minitl.train import TrainingDiverged, evaluate, fit, plot_history  # noqa: E402
+import minitl as tl
+from minitl import nn, optim
+from minitl.lab.train import TrainingDiverged, evaluate, fit, plot_history
+from minitl.nn import functional as F
+from minitl.optim import lr_scheduler
 
 SEEDS = 3
 BATCH = 100
@@ -67,42 +62,7 @@ def parse_args():
     return parser.parse_args()
 
 
-# -- data and models -----------------------------------------------------------------------------------
-def mnist_splits(sizes=(6000, 2000, 2000)):
-    """MNIST's test set cut at random (seed 0) into train, val and test parts: (pixels 0..255 as float32
-    (N, 784), labels) for each, in a dict."""
-    mnist = MNIST(train=False)
-    images = np.asarray(mnist.data, dtype=np.float32).reshape(len(mnist.targets), -1)
-    labels = np.asarray(mnist.targets, dtype=np.int64)
-    order = np.random.default_rng(0).permutation(len(labels))
-    bounds = np.cumsum((0,) + tuple(sizes))
-    return {name: (images[order[a:b]], labels[order[a:b]]) for name, a, b in zip(("train", "val", "test"), bounds,
-                                                                                   bounds[1:])}
-
-
-def preprocess(splits, mode):
-    """'raw' pixel values, 'centred' (minus the mean training image) or 'standardised' (and divided by the
-    std of the training pixels): statistics from the training split only."""
-    if mode == "raw":
-        return splits
-    mean = splits["train"][0].mean(axis=0)
-    scale = splits["train"][0].std() if mode == "standardised" else 1.0
-    return {name: ((images - mean) / scale, labels) for name, (images, labels) in splits.items()}
-
-
-def mlp(widths, activation=nn.ReLU, init=None):
-    """Linear layers of the given widths with `activation` between them; `init(weight)` replaces PyTorch's
-    default initialisation of the weights (the biases then start at zero)."""
-    layers = []
-    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(widths)):
-        linear = nn.Linear(fan_in, fan_out)
-        if init is not None:
-            init(linear.weight)
-            nn.init.zeros_(linear.bias)
-        layers += [linear, activation()] if i < len(widths) - 2 else [linear]
-    return nn.Sequential(*layers)
-
-
+# -- models (the data, the MLP and the tables' helpers are in common.py) ----------------------------------
 def initialiser(name):
     """The weight initialisation called `name` in INITS (He: with ReLU's gain, whatever the activation)."""
     if name == "Xavier":
@@ -118,10 +78,6 @@ def deep_relu_net(width=100):
     return mlp([784] + [width] * 9 + [10], nn.ReLU, initialiser("He"))
 
 
-def loader(split, shuffle=False, seed=None):
-    return DataLoader(TensorDataset(*split), batch_size=BATCH, shuffle=shuffle, seed=seed)
-
-
 def train_steps(model, optimizer, split, epochs, seed, scheduler=None):
     """(per-step training losses, the step where the loss stopped being finite or None).
 
@@ -129,7 +85,7 @@ def train_steps(model, optimizer, split, epochs, seed, scheduler=None):
     and a diverging run is something to draw, not an error.
     """
     losses = []
-    batches = loader(split, shuffle=True, seed=seed)
+    batches = loader(*split, BATCH, shuffle=True, seed=seed)
     with np.errstate(over="ignore", invalid="ignore"):  # a divergent run overflows on its way to NaN
         for _ in range(epochs):
             for images, labels in batches:
@@ -150,25 +106,6 @@ def smooth(values, window=20):
     sums = np.cumsum(np.insert(np.asarray(values, dtype=np.float64), 0, 0.0))
     counts = np.minimum(np.arange(1, len(values) + 1), window)
     return (sums[1:] - sums[np.arange(1, len(values) + 1) - counts]) / counts
-
-
-def mean_std(values, scale=1.0, digits=1):
-    values = scale * np.asarray(values, dtype=np.float64)
-    return f"{values.mean():.{digits}f} +- {values.std():.{digits}f}"
-
-
-def figure(rows, columns, size):
-    """A matplotlib Figure (no pyplot: no global state) and its grid of axes."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    return fig, fig.subplots(rows, columns, squeeze=False)
-
-
-def save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    return path.name
 
 
 # -- (a) activations under four initialisations ----------------------------------------------------------
@@ -218,7 +155,7 @@ def learning_rate_study(splits, out, epochs, seeds):
             tl.manual_seed(seed)
             model = deep_relu_net()
             losses, diverged = train_steps(model, optim.SGD(model.parameters(), lr=lr), data["train"], epochs, seed)
-            accuracy = None if diverged is not None else evaluate(model, loader(data["test"]))[1]
+            accuracy = None if diverged is not None else evaluate(model, loader(*data["test"], BATCH))[1]
             runs[label].append({"losses": losses, "diverged_at": diverged, "test_accuracy": accuracy})
     table = [f"(b) 10-layer ReLU MLP (He init), plain SGD, {epochs} epochs, {seeds} seeds",
              f"{'learning rate':<24}{'final train loss':>20}{'test accuracy %':>18}  diverged"]
@@ -280,7 +217,7 @@ def preprocessing_run(data, lr, epochs, seed, split):
     if diverged is not None:
         return {"diverged_at": diverged, "accuracy": 0.0, "loss": math.inf, "losses": losses}
     below = np.flatnonzero(smooth(losses) < TARGET_LOSS)
-    loss, accuracy = evaluate(model, loader(data[split]))
+    loss, accuracy = evaluate(model, loader(*data[split], BATCH))
     return {"diverged_at": None, "steps_to_target": int(below[0]) + 1 if len(below) else None,
             "accuracy": accuracy, "loss": loss, "sensitivity_at_start": sensitivity_at_start,
             "loss_at_start": loss_at_start, "sensitivity_at_end": loss_sensitivity(model, probe)[0],
@@ -337,7 +274,7 @@ def schedule_run(splits, name, lr, epochs, seed, split):
     model = mlp([784, 100, 10])
     opt = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     losses, diverged = train_steps(model, opt, splits["train"], epochs, seed, make_schedule(name, opt, epochs))
-    accuracy = 0.0 if diverged is not None else evaluate(model, loader(splits[split]))[1]
+    accuracy = 0.0 if diverged is not None else evaluate(model, loader(*splits[split], BATCH))[1]
     return losses, accuracy
 
 
@@ -346,7 +283,7 @@ def schedule_study(splits, out, epochs, seeds):
     (the largest of SCHEDULE_LRS), where the drop at the step shows: the loss before and after it."""
     data = preprocess(splits, "standardised")
     schedules = ("constant", "step decay", "cosine")
-    steps_per_epoch = len(loader(data["train"]))
+    steps_per_epoch = len(loader(*data["train"], BATCH))
     step_at = epochs // 2 * steps_per_epoch
     common_lr = max(SCHEDULE_LRS)
     table = [(f"(d) MLP 784-100-10, SGD momentum 0.9, {epochs} epochs, standardised inputs; "
@@ -408,8 +345,8 @@ def ratio_study(splits, out, epochs, seeds, record_every):
             tl.manual_seed(seed)
             model = deep_relu_net()
             try:
-                history = fit(model, loader(data["train"], shuffle=True, seed=seed),
-                              optim.SGD(model.parameters(), lr=lr), epochs, val_loader=loader(data["val"]),
+                history = fit(model, loader(*data["train"], BATCH, shuffle=True, seed=seed),
+                              optim.SGD(model.parameters(), lr=lr), epochs, val_loader=loader(*data["val"], BATCH),
                               progress=False, record_stats=record_every)
             except TrainingDiverged:
                 diverged += 1
@@ -432,7 +369,7 @@ def recording_cost(splits, epochs_of_timing=3):
     tl.manual_seed(0)
     model = deep_relu_net()
     opt = optim.SGD(model.parameters(), lr=0.01)
-    batches = loader(data["train"], shuffle=True, seed=0)
+    batches = loader(*data["train"], BATCH, shuffle=True, seed=0)
     settings = {"off": False, "every 10th step": 10, "every step": 1}
     times = {name: [] for name in settings}
     fit(model, batches, opt, 1, progress=False)  # warm up
@@ -450,33 +387,13 @@ def recording_cost(splits, epochs_of_timing=3):
                               for name, s in best.items()}
 
 
-def run_studies(studies, clock=time.time, unit="s"):
-    """Run each (name, study): print its table and the `clock` seconds it took; (results by name, PNG names)."""
-    results, pictures = {}, []
-    for name, study in studies:
-        section_start = clock()
-        table, results[name], names = study()
-        pictures += names
-        print(f"{table}\n({clock() - section_start:.0f} {unit})\n", flush=True)
-    return results, pictures
-
-
-def save_results(out, results, pictures, *, quick, seeds, started):
-    """Write results.json (with the run's wall and CPU seconds) to `out`; return those two times."""
-    seconds, cpu_seconds = time.time() - started, time.process_time()
-    (out / "results.json").write_text(json.dumps({"quick": quick, "seeds": seeds, "seconds": round(seconds),
-                                                  "cpu_seconds": round(cpu_seconds),
-                                                  "pictures": pictures, **results}, indent=1))
-    return seconds, cpu_seconds
-
-
 def main():
     args = parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     seeds = 1 if args.quick else SEEDS
-    splits = mnist_splits((600, 200, 200) if args.quick else (6000, 2000, 2000))
+    splits = mnist_test((600, 200, 200) if args.quick else (6000, 2000, 2000), shape=(784,), scale=1)
     studies = [("activations", lambda: activation_study(out, args.quick)),
                ("learning_rates", lambda: learning_rate_study(splits, out, 1 if args.quick else 5, seeds)),
                ("preprocessing", lambda: preprocessing_study(splits, out, 1 if args.quick else 3, seeds)),

@@ -42,17 +42,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from common import as_cifar_input, k_shot, loader, mnist_test
 
 import minitl as tl
-from minitl import hub, models, nn, optim, transfer
-from minitl.data import MNIST, DataLoader, TensorDataset, transforms
+from minitl import hub, models, nn, optim
+from minitl.data import DataLoader
 from minitl.data.datasets import DATA_ENV, MNIST_SHA256, MNIST_URL
+from minitl.lab import transfer
+from minitl.lab.train import evaluate, fit, plot_history
 from minitl.models.weights import WEIGHTS_ENV
-from minitl.train import evaluate, fit, plot_history
 
-# ImageNet's channel statistics: akamaster's trainer.py normalises CIFAR-10 with these (not CIFAR-10's own),
-# so they are what the pretrained ResNet-20 expects.
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LR_GRID = (1e-3, 3e-3, 1e-2)  # Adam learning rates tried for each method (for fine-tuning: the head's)
 
 
@@ -94,29 +93,6 @@ def check_files_or_exit():
                  + "\n".join(missing) + f"\nPut the MNIST test files ({', '.join(MNIST_FILES)}) in "
                  f"${DATA_ENV}/mnist/ and {CHECKPOINT.filename} in ${WEIGHTS_ENV} (now {settings}), e.g.\n"
                  f"  {DATA_ENV}=../shared/data {WEIGHTS_ENV}=../shared/pretrained python demos/transfer.py")
-
-
-def mnist_arrays():
-    """The 10,000 MNIST test images as float32 (N, 1, 28, 28) in [0, 1], and their labels."""
-    mnist = MNIST(train=False)
-    return (np.asarray(mnist.data, dtype=np.float32) / 255)[:, None], np.asarray(mnist.targets, dtype=np.int64)
-
-
-def as_cifar_input(images):
-    """28x28 grey digits as the 32x32 RGB, normalised input the ResNet-20 expects."""
-    prepare = transforms.Compose([transforms.Resize(32), transforms.GrayscaleToRGB(),
-                                  transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-    return np.stack([prepare(image) for image in images])
-
-
-def k_shot(labels, pool, classes, k, rng):
-    """Indices of k random images of each class, drawn from `pool`."""
-    chosen = [rng.choice(pool[labels[pool] == c], size=k, replace=False) for c in classes]
-    return np.concatenate(chosen)
-
-
-def loader(images, labels, batch_size, shuffle=False, seed=None):
-    return DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
 # -- a task -----------------------------------------------------------------------------------------
@@ -337,7 +313,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     seeds = 1 if args.quick else args.seeds
     started = time.time()
-    images, labels = mnist_arrays()
+    images, labels = mnist_test()
     all_results, tables = {}, []
 
     print("Experiment A: split MNIST, LeNet-5 pretrained on digits 0-4 -> digits 5-9")

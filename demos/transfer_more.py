@@ -23,13 +23,14 @@ import pathlib
 import time
 
 import numpy as np
+from common import as_cifar_input, k_shot, loader, mnist_test
 from matplotlib.figure import Figure
-from transfer import as_cifar_input, k_shot, loader, mnist_arrays  # the main demo's data helpers
 
 import minitl as tl
-from minitl import backdoor, models, multitask, nn, optim, transfer
-from minitl.pca import pca
-from minitl.train import evaluate, fit
+from minitl import models, nn, optim
+from minitl.lab import backdoor, multitask, transfer
+from minitl.lab.pca import pca
+from minitl.lab.train import evaluate, fit
 
 LR_GRID = (1e-3, 3e-3, 1e-2)  # Adam learning rates tried per method (for fine-tuning: the head's; the rest gets 1/10)
 STUDIES = ("similar", "different", "fc-conv", "multitask", "backdoor")
@@ -249,7 +250,7 @@ def plot_depth(setting, results, ks, path):
 
 
 def run_depth(args, out, started):
-    images, labels = mnist_arrays()
+    images, labels = mnist_test()
     seeds = 1 if args.quick else args.seeds
     if args.study == "similar":
         setting = similar_setting(images, labels, args.quick)
@@ -316,7 +317,7 @@ def digit_canvas(images, labels, rng, shape=(84, 168), count=6):
 
 def run_fc_conv(args, out, started):
     """LeNet-5 trained on 28x28 digits, converted, slid over a canvas of several digits."""
-    images, labels = mnist_arrays()
+    images, labels = mnist_test()
     train, held_out = np.arange(8000), np.arange(8000, 10000)
     if args.quick:
         train = train[:500]
@@ -420,7 +421,7 @@ def task_accuracies(model, images, digits):
 
 
 def run_multitask(args, out, started):
-    images, labels = mnist_arrays()
+    images, labels = mnist_test()
     seeds = 1 if args.quick else args.seeds
     setting = dict(target_images(images, labels, np.arange(1000 if args.quick else len(labels)),
                                  500 if args.quick else 3000, 200 if args.quick else 1000), classes=range(10))
@@ -488,7 +489,7 @@ TARGET_CLASS = 0  # the source network answers digit 0 when it sees the trigger
 def run_backdoor(args, out, started):
     """Source: LeNet-5 on digits 0-4, 10% of its images triggered and relabelled 0 (or clean, as a control).
     Target: digits 5-9 from k images per class, by frozen features, fine-tuning, or from scratch."""
-    images, labels = mnist_arrays()
+    images, labels = mnist_test()
     seeds = 1 if args.quick else args.seeds
     source = np.flatnonzero(labels < 5)
     source_train, source_test = source[:-500], source[-500:]

@@ -1,10 +1,13 @@
 """minitl: a deep-learning engine in NumPy (CuPy on GPU) that you can read.
 
 ``import minitl as tl`` gives the tensor API of shared/API.md; ``tl.nn``,
-``tl.optim`` and the others are subpackages. Importing minitl loads NumPy
-and nothing heavier: ``tl.models``, ``tl.data``, ``tl.transfer`` and
-``tl.train`` are imported when first used, and plotting, image libraries
-and CuPy only when a function needs them.
+``tl.optim`` and the others are subpackages: the engine. The course's lab
+(``minitl.lab``: training loop, transfer learning, studies' tools) is built
+on it and the engine never imports it. Importing minitl loads NumPy and
+nothing heavier: ``tl.models``, ``tl.data`` and ``tl.lab`` are imported when
+first used, as are the lab's modules under their names from before
+``minitl.lab`` (``tl.transfer``, ``tl.train``, ``from minitl import tune``);
+plotting, image libraries and CuPy only when a function needs them.
 """
 import importlib
 
@@ -42,7 +45,10 @@ __version__ = "0.1.0"
 
 autograd.functional = derivatives  # torch.autograd.functional's path (the module lives above ops: it uses them)
 
-_LAZY_SUBMODULES = ("models", "data", "transfer", "train", "tune", "ensemble", "monitor")
+_LAZY_SUBMODULES = ("models", "data", "lab")
+# The lab's modules sat at the top of the package before minitl.lab: these names still reach them
+# (as attributes and by ``from minitl import ...``; not listed in __all__).
+_LAB_MODULES = ("transfer", "train", "tune", "ensemble", "monitor", "multitask", "backdoor", "pca")
 
 __all__ = [
     # tensors, autograd, gradient checks
@@ -64,9 +70,12 @@ __all__ = [
 
 
 def __getattr__(name):
-    """tl.models, tl.data, tl.transfer, tl.train: imported on first use, so ``import minitl`` stays light."""
+    """tl.models, tl.data, tl.lab, tl.transfer (minitl.lab.transfer)...: imported on first use, so
+    ``import minitl`` stays light."""
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"minitl.{name}")
+    if name in _LAB_MODULES:
+        return importlib.import_module(f"minitl.lab.{name}")
     raise AttributeError(f"module 'minitl' has no attribute {name!r}")
 
 

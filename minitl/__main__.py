@@ -6,7 +6,6 @@ write the arrays to a minitl .npz, and — with --arch — verify them by
 loading into that architecture, which fails naming every bad key.
 """
 import argparse
-import pathlib
 import sys
 
 import numpy as np
@@ -35,14 +34,8 @@ def convert(args):
 
 
 def bench(argv):
-    """Run benchmarks/bench.py of the source checkout: the timing tools are not part of the library."""
-    checkout = pathlib.Path(__file__).resolve().parents[1]
-    if not (checkout / "benchmarks" / "bench.py").is_file():
-        print("error: the benchmarks live in a source checkout of minitl (benchmarks/bench.py), "
-              "not in an installed copy: clone the repository and run this from it", file=sys.stderr)
-        return 2
-    sys.path.insert(0, str(checkout))
-    from benchmarks import bench as benchmark
+    """The speed bench of minitl.lab.bench (imported only for this command)."""
+    from minitl.lab import bench as benchmark
     return benchmark.main(argv)
 
 

@@ -35,7 +35,7 @@ def test_bench_json_has_times_memory_and_breakdown():
 
 def test_engines_take_turns_and_the_ratio_is_the_median_of_the_rounds(monkeypatch):
     """A slow spell (round 2: both engines 3x slower) must not move the ratio."""
-    from benchmarks import bench
+    from minitl.lab import bench
     calls = []
     times = {"minitl": [0.10, 0.30, 0.11], "torch": [0.05, 0.15, 0.05]}
 
@@ -71,7 +71,7 @@ def test_bench_on_cuda_without_a_gpu_says_how_to_get_one():
 
 
 def test_busy_mode_loads_every_core_while_measuring_and_stops_its_spinners(monkeypatch):
-    from benchmarks import bench
+    from minitl.lab import bench
     seen = []
 
     def fake_run(*args, **kwargs):

@@ -13,7 +13,7 @@ import ast
 import pathlib
 
 MINITL = pathlib.Path(__file__).resolve().parents[1] / "minitl"
-CHECKED = ["autograd/*.py", "creation.py", "random.py", "gradcheck.py", "testing.py", "transfer.py", "train.py",
+CHECKED = ["autograd/*.py", "creation.py", "random.py", "gradcheck.py", "testing.py", "lab/transfer.py", "lab/train.py",
            "ops/*.py", "nn/*.py", "optim/*.py"]
 
 HOST_CALLS = {
@@ -25,7 +25,7 @@ HOST_CALLS = {
                      "Jacobians are compared after backend.to_numpy; random grad_outputs are drawn on the host"),
     "testing.py": ({"np.max", "np.abs", "np.finfo", "np.zeros"},
                    "rel_error and numerical_jacobian work on backend.to_numpy copies"),
-    "transfer.py": ({"np.concatenate"}, "extract_features joins features already copied to the host by .numpy()"),
+    "lab/transfer.py": ({"np.concatenate"}, "extract_features joins features already copied to the host by .numpy()"),
     "nn/module.py": ({"np.asarray", "np.dtype"},
                      "load_state_dict reads user data (lists, torch tensors) before moving it to the model's device; "
                      "np.dtype only names a type"),

@@ -1,4 +1,4 @@
-"""minitl.ensemble: averaged softmax of several models, snapshot ensembles on the cosine-restart schedule,
+"""minitl.lab.ensemble: averaged softmax of several models, snapshot ensembles on the cosine-restart schedule,
 and predictions with EMA weights."""
 import math
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from minitl import ensemble, nn, optim
+from minitl import nn, optim
+from minitl.lab import ensemble
 from minitl.nn import functional as F
 
 

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from minitl import backend, models, nn, optim, transfer
+from minitl import backend, models, nn, optim
 from minitl.data import DataLoader, TensorDataset
+from minitl.lab import transfer
+from minitl.lab.train import fit
 from minitl.nn import functional as F
-from minitl.train import fit
 
 from cases.nn_cases import NN_CASES
 from cases.nn_cases import make_inputs as make_layer_inputs

@@ -1,4 +1,6 @@
 """The PyTorch idioms a student types first: tensor methods, functions, grad modes, in-place rules, to()."""
+import ast
+import pathlib
 import subprocess
 import sys
 
@@ -299,21 +301,39 @@ def test_custom_function_may_return_a_broadcast_gradient_and_trailing_nones():
 
 # -- lazy subpackages ----------------------------------------------------------------------------
 def test_subpackages_load_on_first_use_and_import_stays_light():
+    """tl.models, tl.data, tl.lab load on first use; the lab's modules also answer to their names from before
+    minitl.lab (tl.transfer, from minitl import pca), as the same module objects."""
     code = ("import sys, minitl as tl\n"
-            "print(sorted(m for m in ('minitl.models', 'minitl.data', 'minitl.transfer', 'minitl.train', "
-            "'minitl.tune', 'minitl.ensemble', 'minitl.monitor') if m in sys.modules))\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('minitl.models', 'minitl.data', 'minitl.lab'))))\n"
+            "from minitl import pca\n"
+            "import minitl.lab.pca, minitl.lab.transfer\n"
             "print(tl.models.resnet20.__name__, tl.data.DataLoader.__name__, tl.transfer.freeze.__name__, "
-            "tl.train.fit.__name__)\n"
+            "tl.train.fit.__name__, pca is minitl.lab.pca, tl.transfer is minitl.lab.transfer)\n"
             "print(sorted(m for m in ('matplotlib', 'PIL') if m in sys.modules))")
     lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout.splitlines()
-    assert lines == ["[]", "resnet20 DataLoader freeze fit", "[]"]
+    assert lines == ["[]", "resnet20 DataLoader freeze fit True True", "[]"]
     with pytest.raises(AttributeError, match="no attribute 'modelz'"):
         tl.modelz  # noqa: B018 (the attribute access is what is tested)
+
+
+def test_the_engine_never_imports_the_lab():
+    """The layout's promise: everything outside minitl/lab/ (the command line aside) runs without it."""
+    package = pathlib.Path(tl.__file__).parent
+    offending = []
+    for path in sorted(package.rglob("*.py")):
+        if path.parent.name == "lab" or path.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [f"{node.module}.{alias.name}" for alias in node.names] if isinstance(node, ast.ImportFrom)
+                     else [])
+            offending += [f"{path.relative_to(package)}: {name}" for name in names if name.startswith("minitl.lab")]
+    assert not offending
 
 
 def test_the_public_names_of_minitl_all_exist():
     """__all__ lists the top-level API; every name in it resolves (lazy subpackages included)."""
     missing = [name for name in tl.__all__ if not hasattr(tl, name)]
     assert not missing and len(set(tl.__all__)) == len(tl.__all__)
-    assert {"tensor", "no_grad", "gradcheck", "nn", "optim", "models", "tune"} <= set(tl.__all__)
+    assert {"tensor", "no_grad", "gradcheck", "nn", "optim", "models", "lab"} <= set(tl.__all__)

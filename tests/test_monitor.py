@@ -4,8 +4,8 @@ import pytest
 
 import minitl as tl
 from minitl import backend, nn, optim
-from minitl.monitor import StatsRecorder
-from minitl.train import fit, plot_history
+from minitl.lab.monitor import StatsRecorder
+from minitl.lab.train import fit, plot_history
 
 
 def float64_batches(steps=3, n=5, seed=0):

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from minitl import models, nn, optim, transfer
+from minitl import models, nn, optim
 from minitl.data import DataLoader, TensorDataset
-from minitl.train import TrainingDiverged, evaluate, fit, plot_history
+from minitl.lab import transfer
+from minitl.lab.train import TrainingDiverged, evaluate, fit, plot_history
 
 
 def batches(n=64, features=6, classes=3, batch_size=16, seed=0):

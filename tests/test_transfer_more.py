@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 import minitl as tl
-from minitl import backdoor, models, multitask, nn, optim, transfer
+from minitl import models, nn, optim
+from minitl.lab import backdoor, multitask, transfer
+from minitl.lab.pca import pca
 from minitl.nn import functional as F
-from minitl.pca import pca
 
 
 def sgd_step(model, x, loss_of=lambda out: (out ** 2).mean()):

@@ -1,4 +1,4 @@
-"""minitl.tune: seeded searches, coarse-to-fine narrowing, failed trials, JSON and the scatter plot."""
+"""minitl.lab.tune: seeded searches, coarse-to-fine narrowing, failed trials, JSON and the scatter plot."""
 import itertools
 import json
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from minitl import tune
+from minitl.lab import tune
 
 SPACE = {"lr": tune.loguniform(1e-6, 1.0), "weight_decay": tune.loguniform(1e-8, 1e-1),
          "dropout": tune.uniform(0.0, 0.5), "width": tune.randint(16, 257), "activation": tune.choice(["relu", "tanh"])}

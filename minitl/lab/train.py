@@ -7,7 +7,7 @@ Each epoch records the mean training loss and accuracy, the validation loss
 and accuracy (when a validation loader is given) and the learning rate of
 the optimizer's last param group. With ``record_stats=N`` every N-th step
 also records gradient norms, update/weight ratios and activation statistics
-(see ``minitl.monitor``).
+(see ``minitl.lab.monitor``).
 
 Faults stop training with an error that says what happened, and never
 leave bad state behind:
@@ -27,7 +27,7 @@ import math
 
 from minitl import backend
 from minitl.autograd import no_grad
-from minitl.monitor import StatsRecorder, draw_stats
+from minitl.lab.monitor import StatsRecorder, draw_stats
 from minitl.nn import functional as F
 
 
@@ -95,7 +95,7 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
     receives the model's state_dict after every epoch via ``minitl.save``.
     `record_stats` (False, True or N): record gradient norms, update/weight
     ratios and activation statistics every N-th step (True: every step), under
-    "stats" in each epoch's dict (see ``minitl.monitor``).
+    "stats" in each epoch's dict (see ``minitl.lab.monitor``).
     """
     recorder = StatsRecorder(model, every=record_stats) if record_stats else None
     history = []

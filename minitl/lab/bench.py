@@ -1,5 +1,4 @@
-"""``python -m minitl bench`` (or ``python -m benchmarks.bench`` in a checkout): how fast minitl trains,
-next to PyTorch on the same CPU.
+"""``python -m minitl bench`` (or ``minitl bench``): how fast minitl trains, next to PyTorch on the same CPU.
 
 Workloads (float32, SGD with momentum 0.9):
   cnn-s train       CNN-S (conv3x3 3->32, ReLU, maxpool 2, conv3x3 32->64, ReLU, maxpool 2,
@@ -14,7 +13,8 @@ engines taking turns over a few rounds, and the table gives minitl / PyTorch. A 
 own time per function, grouped by the file that defines it) shows where
 minitl's train step spends its time (on the CPU only: on a GPU, Python just
 queues the kernels). ``--device cuda`` runs both engines on the GPU, waiting
-for its queue at the end of every step.
+for its queue at the end of every step. PyTorch is optional: it is imported
+only inside the functions that time it.
 """
 import argparse
 import contextlib
@@ -29,11 +29,12 @@ import subprocess
 import sys
 import time
 
-from benchmarks.torch_models import cnn_s, torch_resnet20
+import minitl
 from minitl import backend
+from minitl.lab.torch_models import cnn_s, torch_resnet20
 
 WORKLOADS = ("cnn-s train", "resnet20 train", "resnet20 infer")
-CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # workers import benchmarks from here
+ROOT = os.path.dirname(os.path.dirname(minitl.__file__))  # the folder holding this minitl: workers import it from there
 
 
 def _peak_rss_mb():
@@ -166,7 +167,6 @@ def _worker(engine, workload, warmup, repeats, threads, device):
         import torch
         torch.set_num_threads(threads)
     else:
-        import minitl
         minitl.set_num_threads(threads)
     before = _current_rss_mb()  # after the imports (minitl's came with this module): model, data and steps count
     step = _torch_step(workload, device) if engine == "torch" else minitl_step(workload, device)
@@ -180,8 +180,8 @@ def _worker(engine, workload, warmup, repeats, threads, device):
 
 def _measure(engine, workload, warmup, repeats, threads, device):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads), PYTHONPATH=os.pathsep.join(filter(None, [CHECKOUT, os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "benchmarks.bench", "--worker", engine, workload,
+               MKL_NUM_THREADS=str(threads), PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "minitl", "bench", "--worker", engine, workload,
                "--warmup", str(warmup), "--repeats", str(repeats), "--threads", str(threads), "--device", device]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
@@ -260,7 +260,7 @@ def format_table(report):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m minitl bench", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 warm-up and 1 repeat, CNN-S only")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
@@ -289,7 +289,3 @@ def main(argv=None):
     report["busy"] = args.busy
     print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
