@@ -143,7 +143,7 @@ class _BatchNorm(Module):
     there are none and batch statistics are used in both modes.
     affine=False drops weight and bias; bias=False (keyword, new in PyTorch 2.x) drops only bias.
 
-    ``frozen`` (minitl's own, set by ``minitl.transfer.freeze``): a frozen layer
+    ``frozen`` (minitl's own, set by ``minitl.lab.transfer.freeze``): a frozen layer
     stays in eval mode whatever ``train()`` asks, so a frozen backbone keeps its
     running statistics while the rest of the model trains.
     """
