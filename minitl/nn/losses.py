@@ -23,6 +23,7 @@ written stably with softplus(-x) = -log s(x) = max(-x, 0) + log(1 + e**-|x|):
 from minitl import backend
 from minitl.autograd import Function, either
 from minitl.nn.arguments import tensor_argument
+from minitl.ops.elementwise import Sigmoid
 from minitl.ops.promotion import promote
 from minitl.ops.softmax import SoftmaxFunction, stable_log_softmax
 
@@ -162,9 +163,8 @@ class BCEWithLogits(Function):
     def backward(self, gy):
         x, t = self.saved_tensors
         scale = 1 + (self.pos_weight - 1) * t
-        e = either.exp(-abs(x))  # softplus(-x) and s(-x) from e = e**-|x| <= 1, as forward
-        sigmoid_minus_x = either.where(either.array(x) >= 0, e / (1 + e), 1 / (1 + e))
-        softplus_minus_x = either.relu(-x) + either.log1p(e)
+        sigmoid_minus_x = Sigmoid().on(-x)  # stable, and smooth at 0 under create_graph
+        softplus_minus_x = either.relu(-x) + either.log1p(either.exp(-abs(x)))  # as forward
         gx = gy * ((1 - t) - scale * sigmoid_minus_x) if self.needs_input_grad[0] else None
         gt = gy * ((self.pos_weight - 1) * softplus_minus_x - x) if self.needs_input_grad[1] else None
         return gx, gt
