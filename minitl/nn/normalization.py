@@ -65,7 +65,7 @@ class BatchNorm(Function):
         y = xp.empty_like(x)
         # Every formula is per channel, so blocks of channels can run on different threads.
         threads.parallel_map(lambda block: self.normalize(x[:, block], y[:, block], block),
-                             threads.blocks(x.shape[1], x.size))
+                             threads.blocks(x.shape[1], threads.work_size(x)))
         return y
 
     def normalize(self, x, y, c):
@@ -96,7 +96,7 @@ class BatchNorm(Function):
         gx = xp.empty_like(g) if needs_x else None
         sums = xp.empty((2, channels), dtype=g.dtype)  # sum(g) and sum(g xhat) per channel
         threads.parallel_map(lambda block: self.backward_channels(g[:, block], gx, sums, block),
-                             threads.blocks(channels, g.size))
+                             threads.blocks(channels, threads.work_size(g)))
         return gx, sums[1] if needs_weight else None, sums[0] if needs_bias else None
 
     def backward_channels(self, g, gx, sums, c):

@@ -119,8 +119,13 @@ class Optimizer:
             updates = [(p, group) for group in self.param_groups for p in group["params"] if p.grad is not None]
             for p, _ in updates:
                 self.state.setdefault(p, {})
-            # Each parameter's update reads and writes only its own arrays: they can run on any thread.
-            threads.parallel_map(self._update_parameter, updates)
+            # Each parameter's update reads and writes only its own arrays: they can run on any thread
+            # (on the CPU; a GPU runs each update's operations in parallel itself).
+            if updates and threads.work_size(updates[0][0].data):
+                threads.parallel_map(self._update_parameter, updates)
+            else:
+                for update in updates:
+                    self._update_parameter(update)
         return loss
 
     def _update_parameter(self, parameter_and_group):
