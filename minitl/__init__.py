@@ -45,7 +45,7 @@ __version__ = "0.1.0"
 
 autograd.functional = derivatives  # torch.autograd.functional's path (the module lives above ops: it uses them)
 
-_LAZY_SUBMODULES = ("models", "data", "lab")
+_LAZY_SUBMODULES = ("models", "data", "lab", "viz")
 # The lab's modules sat at the top of the package before minitl.lab: these names still reach them
 # (as attributes and by ``from minitl import ...``; not listed in __all__).
 _LAB_MODULES = ("transfer", "train", "tune", "ensemble", "monitor", "multitask", "backdoor", "pca")
