@@ -11,7 +11,7 @@ plotting, image libraries and CuPy only when a function needs them.
 """
 import importlib
 
-from minitl import autograd, cuda, derivatives, io, nn, ops, optim, testing
+from minitl import autograd, backends, cuda, derivatives, io, nn, ops, optim, testing
 from minitl.autograd import Function, Tensor
 from minitl.creation import (
     arange,
@@ -65,7 +65,7 @@ __all__ = [
     # saving
     "save", "load",
     # subpackages (the last ones imported on first use)
-    "autograd", "cuda", "io", "nn", "ops", "optim", "testing", *_LAZY_SUBMODULES,
+    "autograd", "backends", "cuda", "io", "nn", "ops", "optim", "testing", *_LAZY_SUBMODULES,
 ]
 
 

@@ -5,6 +5,8 @@ The bigger ones live in their own files: convolution (conv.py), pooling
 (pooling.py), im2col as unfold/fold (unfold.py), batch norm (normalization.py), softmax and friends
 (activations.py), losses (losses.py). Here: linear layers and dropout.
 """
+import warnings
+
 from minitl import random
 from minitl.autograd import Tensor
 from minitl.nn.activations import gelu, leaky_relu, log_softmax, softmax
@@ -48,14 +50,30 @@ def dropout(x, p=0.5, training=True):
 
 
 def dropout2d(x, p=0.5, training=True):
-    """Channel dropout for (N, C, H, W): zero whole channels with probability p, scale the rest."""
+    """Channel dropout for (N, C, H, W): zero whole channels x[n, c] with probability p, scale the rest.
+
+    Other shapes behave as PyTorch's: (N, C, L) drops whole x[n, c] rows, with torch's warning that this
+    will change; 2-D or 5-D and larger input is deprecated there (a warning), and drops x[n, c, ...] too.
+    """
     tensor_argument(x, "dropout2d", "input")
-    if x.ndim != 4:
-        raise ValueError(f"dropout2d expects 4-D (N, C, H, W) input, got shape {x.shape}")
+    if x.ndim < 2:
+        raise RuntimeError(f"Feature dropout requires at least 2 dimensions in the input, got shape {x.shape}")
+    if x.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {x.ndim}-D input to dropout2d, which is deprecated and will result in an "
+                      "error in a future release. To retain the behavior and silence this warning, please use dropout "
+                      "instead. Note that dropout2d exists to provide channel-wise dropout on inputs with 2 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D or 4D inputs).",
+                      stacklevel=2)
+    if x.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout behavior "
+                      "is desired - input is interpreted as shape (N, C, L), where C is the channel dim. This behavior "
+                      "will change in a future release to interpret the input as one without a batch dimension, i.e. "
+                      "shape (C, H, W). To maintain the 1D channel-wise dropout behavior, please switch to using "
+                      "dropout1d instead.", stacklevel=2)
     if not training or p == 0:
         _dropout_mask(x, p, ())
         return x
-    return x * _dropout_mask(x, p, x.shape[:2] + (1, 1))
+    return x * _dropout_mask(x, p, x.shape[:2] + (1,) * (x.ndim - 2))
 
 
 __all__ = ["linear", "conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
