@@ -172,12 +172,12 @@ def train_mlp(optimizer_name, lr, steps, data, hidden=64, seed=0):
     """Full-batch training; returns the loss at each step and the final training accuracy."""
     x, onehot, labels = data
     rng = np.random.default_rng(seed)  # the same initial weights for every optimizer
-    params = [tl.tensor(rng.normal(size=(2, hidden)) * np.sqrt(2 / 2), requires_grad=True),
+    params = [tl.tensor(rng.normal(size=(2, hidden)) * np.sqrt(2 / 2), dtype=tl.float32, requires_grad=True),
               tl.zeros(hidden, requires_grad=True),
-              tl.tensor(rng.normal(size=(hidden, 3)) * np.sqrt(2 / hidden), requires_grad=True),
+              tl.tensor(rng.normal(size=(hidden, 3)) * np.sqrt(2 / hidden), dtype=tl.float32, requires_grad=True),
               tl.zeros(3, requires_grad=True)]
     W1, b1, W2, b2 = params
-    x, onehot = tl.tensor(x), tl.tensor(onehot)
+    x, onehot = tl.tensor(x, dtype=tl.float32), tl.tensor(onehot, dtype=tl.float32)
     opt = make_optimizer(optimizer_name, params, lr)
     losses = []
     for _ in range(steps):

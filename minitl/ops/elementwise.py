@@ -213,3 +213,15 @@ def clip(x, min=None, max=None):
     if min is None and max is None:
         raise ValueError("clip() needs at least one of min and max")
     return Clip(min, max)(x)
+
+
+def _test(name):
+    """A non-differentiable elementwise test giving a bool tensor."""
+    def test(x):
+        return Tensor(getattr(backend.get_array_module(x.data), name)(x.data))
+    test.__name__ = name
+    test.__doc__ = f"True where x is {name[2:]} (a bool tensor)."
+    return test
+
+
+isnan, isinf, isfinite = _test("isnan"), _test("isinf"), _test("isfinite")
