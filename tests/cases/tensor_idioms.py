@@ -61,11 +61,15 @@ def integer_ops(lib):
     return [i / 2, i // 3, i % 3, i * 2.5, i + 1, i ** 2, i.sum(), i.prod(), i.cumsum(0), b.sum(), i.abs(),
             i.exp(), i.sqrt(), i.sigmoid(), i.max(), i.float().mean(), lib.tensor([1, 2], dtype=lib.int32) + 1,
             lib.tensor([1, 2], dtype=lib.int32).sum(), i.double().dtype, i.half().dtype, i.float().long().dtype,
-            i.bool(), lib.maximum(i, lib.tensor(2)), i.clamp(2, 3), i.logsumexp(0)]
+            i.bool(), lib.maximum(i, lib.tensor(2)), i.clamp(2, 3), i.clamp(0.5, 2.5), i.logsumexp(0)]
 
 
 def mean_of_integers_is_refused(lib):
     return lib.tensor([1, 2]).mean()
+
+
+def softmax_of_integers_is_refused(lib):
+    return lib.tensor([1, 2]).softmax(0)
 
 
 def var_of_integers_is_refused(lib):
@@ -163,7 +167,8 @@ def generators(lib):
 
 IDIOMS = {fn.__name__: fn for fn in (
     accuracy, max_min_pairs, max_dim_gradient_goes_to_one_index, sort_topk_median_mode, tensor_dtypes,
-    non_numeric_data_is_refused, integer_ops, mean_of_integers_is_refused, var_of_integers_is_refused,
+    non_numeric_data_is_refused, integer_ops, mean_of_integers_is_refused, softmax_of_integers_is_refused,
+    var_of_integers_is_refused,
     integer_division_by_zero_is_refused, negative_integer_power_is_refused, factories, conversions,
     functions_and_methods, comparison_and_arithmetic_methods, in_place_forms, in_place_on_a_graph_tensor_records_it,
     devices, generators,
