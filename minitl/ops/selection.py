@@ -12,6 +12,7 @@ import builtins
 from minitl import backend
 from minitl.autograd import Tensor
 from minitl.ops import return_types
+from minitl.ops.arithmetic import maximum, minimum
 from minitl.ops.indexing import Gather
 from minitl.ops.reduction import amax, amin, normalize_dims
 
@@ -40,14 +41,13 @@ def _checked_size(x, dim, name):
         raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size")
 
 
-def _extreme(x, dim, keepdim, largest, other):
-    if other is not None:  # torch.max(a, b) is the elementwise maximum
-        from minitl.ops.arithmetic import maximum, minimum
-        return (maximum if largest else minimum)(x, other)
+def _extreme(x, dim, keepdim, largest):
+    if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        return (maximum if largest else minimum)(x, dim)
     if dim is None:
         return amax(x) if largest else amin(x)
     if x.ndim == 0:  # torch accepts dim 0 or -1 of a scalar: the value and index 0
-        pair = _extreme(x.reshape(1), dim, keepdim, largest, None)
+        pair = _extreme(x.reshape(1), dim, keepdim, largest)
         return _of_scalar(return_types.max if largest else return_types.min, pair)
     dim = _one_dim(x, dim)
     _checked_size(x, dim, "max" if largest else "min")
@@ -55,21 +55,17 @@ def _extreme(x, dim, keepdim, largest, other):
     return _taken(return_types.max if largest else return_types.min, x, indices, dim, keepdim)
 
 
-def max(x, dim=None, keepdim=False, *, other=None, axis=None, keepdims=False):
+def max(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """The largest value; with `dim`, the pair (values, indices) along it (``torch.max``).
 
     ``tl.max(a, b)`` with a tensor `b` is the elementwise maximum, as in PyTorch.
     """
-    if isinstance(dim, Tensor):
-        dim, other = None, dim
-    return _extreme(x, axis if dim is None else dim, keepdim or keepdims, True, other)
+    return _extreme(x, axis if dim is None else dim, keepdim or keepdims, True)
 
 
-def min(x, dim=None, keepdim=False, *, other=None, axis=None, keepdims=False):
+def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     """The smallest value; with `dim`, the pair (values, indices) along it (``torch.min``)."""
-    if isinstance(dim, Tensor):
-        dim, other = None, dim
-    return _extreme(x, axis if dim is None else dim, keepdim or keepdims, False, other)
+    return _extreme(x, axis if dim is None else dim, keepdim or keepdims, False)
 
 
 def _sort_indices(data, dim, descending):
