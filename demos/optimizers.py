@@ -163,7 +163,7 @@ def spiral_data(points_per_class=100, classes=3, seed=0):
 
 
 def cross_entropy(logits, onehot):
-    shifted = logits - logits.max(dim=1, keepdim=True).detach()  # the max only keeps exp() in range
+    shifted = logits - logits.amax(dim=1, keepdim=True).detach()  # the max only keeps exp() in range
     log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
     return -(onehot * log_probs).sum(dim=1).mean()
 
@@ -172,12 +172,12 @@ def train_mlp(optimizer_name, lr, steps, data, hidden=64, seed=0):
     """Full-batch training; returns the loss at each step and the final training accuracy."""
     x, onehot, labels = data
     rng = np.random.default_rng(seed)  # the same initial weights for every optimizer
-    params = [tl.tensor(rng.normal(size=(2, hidden)) * np.sqrt(2 / 2), requires_grad=True),
+    params = [tl.tensor(rng.normal(size=(2, hidden)) * np.sqrt(2 / 2), dtype=tl.float32, requires_grad=True),
               tl.zeros(hidden, requires_grad=True),
-              tl.tensor(rng.normal(size=(hidden, 3)) * np.sqrt(2 / hidden), requires_grad=True),
+              tl.tensor(rng.normal(size=(hidden, 3)) * np.sqrt(2 / hidden), dtype=tl.float32, requires_grad=True),
               tl.zeros(3, requires_grad=True)]
     W1, b1, W2, b2 = params
-    x, onehot = tl.tensor(x), tl.tensor(onehot)
+    x, onehot = tl.tensor(x, dtype=tl.float32), tl.tensor(onehot, dtype=tl.float32)
     opt = make_optimizer(optimizer_name, params, lr)
     losses = []
     for _ in range(steps):

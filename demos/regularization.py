@@ -195,7 +195,7 @@ class Run:
         return ensemble.predict_probabilities(self.model, images)
 
     def accuracy(self, images, labels):
-        return ensemble.accuracy(self.probabilities(tl.tensor(images)), labels)
+        return ensemble.accuracy(self.probabilities(tl.tensor(images, dtype=tl.float32)), labels)
 
 
 class Lab:
@@ -222,7 +222,7 @@ class Lab:
         """Accuracy on `split` ('train', 'val' or 'test') and the training seconds of one result."""
         members = self.members(method, lr, seed)
         images, labels = self.data[split]
-        probabilities = sum(m.probabilities(tl.tensor(images)) for m in members) / len(members)
+        probabilities = sum(m.probabilities(tl.tensor(images, dtype=tl.float32)) for m in members) / len(members)
         return ensemble.accuracy(probabilities, labels), sum(m.seconds for m in members)
 
 
@@ -268,7 +268,7 @@ def dropout_check(run, images, labels, passes=20):
     trained with inverted dropout with its weights multiplied by 1 / (1 - p), so evaluating the trained
     network with every dropout layer replaced by x -> x / (1 - p) shows that mistake exactly.
     """
-    model, x = run.model, tl.tensor(images)
+    model, x = run.model, tl.tensor(images, dtype=tl.float32)
     first_dropout = next(i for i, layer in enumerate(model) if isinstance(layer, nn.Dropout))
     keep = 1 - model[first_dropout].p
     prefix = nn.Sequential(*list(model)[:first_dropout + 1])

@@ -112,7 +112,7 @@ def smooth(values, window=20):
 def activation_study(out, quick):
     """Per activation function and initialisation: every layer's activations on 1,000 random inputs."""
     width, samples = (100, 200) if quick else (500, 1000)
-    inputs = tl.tensor(np.random.default_rng(0).normal(size=(samples, width)))
+    inputs = tl.tensor(np.random.default_rng(0).normal(size=(samples, width)), dtype=tl.float32)
     table, stds = [f"(a) std of each layer's activations, 10-layer MLP, {width} units, {samples} random inputs",
                    f"{'activation':<10} {'init':<9}" + "".join(f"{f'L{i}':>9}" for i in range(1, 11))], {}
     pictures = []
@@ -188,7 +188,7 @@ def learning_rate_study(splits, out, epochs, seeds):
 def loss_sensitivity(model, split, draws=5):
     """Mean |change of the loss| on `split` when every weight tensor w moves by PERTURBATION * ||w|| in a
     random direction (the same directions for every model of the same shapes)."""
-    images, labels = tl.tensor(split[0]), tl.tensor(split[1])
+    images, labels = tl.tensor(split[0], dtype=tl.float32), tl.tensor(split[1])
     params = list(model.parameters())
     saved = [p.data.copy() for p in params]
     rng = np.random.default_rng(0)

@@ -328,14 +328,14 @@ def run_fc_conv(args, out, started):
     canvas, placed = digit_canvas(images[held_out], labels[held_out], np.random.default_rng(0))
     start = time.time()
     with tl.no_grad():
-        scores = converted(tl.tensor(canvas[None, None])).numpy()[0]  # (10, rows, cols)
+        scores = converted(tl.tensor(canvas[None, None], dtype=tl.float32)).numpy()[0]  # (10, rows, cols)
     one_pass = time.time() - start
     stride = (canvas.shape[0] - 28) // (scores.shape[1] - 1)
     windows = np.stack([canvas[i * stride:i * stride + 28, j * stride:j * stride + 28]
                         for i in range(scores.shape[1]) for j in range(scores.shape[2])])[:, None]
     start = time.time()
     with tl.no_grad():
-        alone = model(tl.tensor(windows)).numpy().T.reshape(scores.shape)
+        alone = model(tl.tensor(windows, dtype=tl.float32)).numpy().T.reshape(scores.shape)
     every_window = time.time() - start
     lines = [f"fc-conv: LeNet-5 over a {canvas.shape[0]}x{canvas.shape[1]} canvas -> {scores.shape[1]}x"
              f"{scores.shape[2]} score map per class, stride {stride} pixels",
@@ -412,7 +412,7 @@ def task_accuracies(model, images, digits):
     """Test accuracy of each of the model's heads; for a digit head also of parity and >4 read from its digit."""
     model.eval()
     with tl.no_grad():
-        outputs = {task: out.numpy().argmax(axis=1) for task, out in model(tl.tensor(images)).items()}
+        outputs = {task: out.numpy().argmax(axis=1) for task, out in model(tl.tensor(images, dtype=tl.float32)).items()}
     scores = {task: float((predicted == TASKS[task](digits)).mean()) for task, predicted in outputs.items()}
     if "digit" in outputs:
         for task in ("parity", "greater than 4"):

@@ -67,6 +67,30 @@ def device_of(array):
     return CPU if get_array_module(array) is np else CUDA
 
 
+class device(str):
+    """A device as PyTorch names it: ``tl.device('cuda')``, what ``x.device`` gives.
+
+    It is also the plain string 'cpu' or 'cuda' (a ``str`` subclass), so ``x.device == 'cuda'``, a
+    device as a dict key and ``tl.zeros(3, device=x.device)`` all work as before.
+    """
+
+    def __new__(cls, type, index=None):
+        name = normalize_device(type if index is None else f"{type}:{index}")
+        made = super().__new__(cls, name)
+        made.index = index if index is not None or ":" not in str(type) else int(str(type).split(":")[1])
+        return made
+
+    @property
+    def type(self):
+        return str(self)
+
+    def __repr__(self):
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self}'{index})"
+
+    __hash__ = str.__hash__
+
+
 def normalize_device(device):
     """'cpu' or 'cuda' from a user's spelling; a clear error for anything else."""
     if device is None:

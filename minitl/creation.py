@@ -1,8 +1,9 @@
 """Making tensors: ``tensor`` from data, ``from_numpy``, and the factories (zeros, ones, arange, randn...).
 
-Floating-point data becomes float32 unless ``dtype`` asks otherwise, even
-Python floats and float64 NumPy arrays: float32 is the default everywhere, and
-float64 is a deliberate choice (gradient checks, parity tests).
+Python floats become float32 unless ``dtype`` asks otherwise: float32 is the
+default everywhere, and float64 a deliberate choice (gradient checks, parity
+tests). A NumPy array keeps its dtype, as in PyTorch (``tl.tensor(np.zeros(3))``
+is float64): write ``dtype=tl.float32`` where float32 is wanted.
 """
 import numpy as np
 
@@ -10,9 +11,30 @@ from minitl import backend, random
 from minitl.autograd import Tensor
 from minitl.ops.shape import shape_args
 
+float16 = np.float16
 float32 = np.float32
 float64 = np.float64
+uint8 = np.uint8
+int8 = np.int8
+int16 = np.int16
+int32 = np.int32
 int64 = np.int64
+bool_ = np.bool_  # tl.bool (minitl/__init__.py gives the dtypes torch's short names: tl.float, tl.long...)
+
+
+def get_default_dtype():
+    """The dtype of Python floats made into tensors and of the factories: float32."""
+    return float32
+
+
+def is_tensor(obj):
+    """True for a minitl Tensor (``torch.is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(x):
+    """The number of elements of a tensor."""
+    return x.numel()
 
 
 def _finish(array, requires_grad):
@@ -26,10 +48,31 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
         data = data.data
     device = backend.normalize_device(device) or backend.device_of(data)
     xp = backend.module_for(device)
+    from_array = backend.is_array(data) or isinstance(data, np.generic)  # keeps its dtype, as in PyTorch
     array = xp.array(backend.to_device(data, device) if backend.is_array(data) else data, dtype=dtype)
-    if dtype is None and array.dtype.kind == "f":
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"tensor(): expected numbers (a number, a nested list of numbers or a numeric array), "
+                        f"got data of dtype {array.dtype} ({_first_element(data)!r})")
+    if dtype is None and not from_array and array.dtype.kind == "f":
         array = array.astype(float32, copy=False)
     return _finish(array, requires_grad)
+
+
+def _first_element(data):
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
+
+
+def as_tensor(data, dtype=None, device=None):
+    """`data` as a tensor, sharing its memory when it already is one (or a NumPy array) of the dtype and
+    device asked for; a copy otherwise (``torch.as_tensor``)."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if backend.is_array(data) and (dtype is None or data.dtype == dtype) and (
+            device is None or backend.normalize_device(device) == backend.device_of(data)):
+        return Tensor(data)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def _filled(fill, shape, dtype, requires_grad, device):
@@ -49,12 +92,36 @@ def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
     return _filled(fill_value, (shape,), dtype, requires_grad, device)
 
 
-def zeros_like(other, dtype=None, requires_grad=False):
-    return zeros(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad, device=other.device)
+def empty(*shape, dtype=None, requires_grad=False, device=None):
+    """A new tensor of `shape` (minitl fills it with zeros; torch leaves whatever was in memory)."""
+    return _filled(0, shape, dtype, requires_grad, device)
 
 
-def ones_like(other, dtype=None, requires_grad=False):
-    return ones(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad, device=other.device)
+def zeros_like(other, dtype=None, requires_grad=False, device=None):
+    return zeros(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad, device=device or other.device)
+
+
+def ones_like(other, dtype=None, requires_grad=False, device=None):
+    return ones(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad, device=device or other.device)
+
+
+def empty_like(other, dtype=None, requires_grad=False, device=None):
+    return zeros_like(other, dtype, requires_grad, device)
+
+
+def full_like(other, fill_value, dtype=None, requires_grad=False, device=None):
+    return full(other.shape, fill_value, dtype=dtype or other.dtype, requires_grad=requires_grad,
+                device=device or other.device)
+
+
+def rand_like(other, dtype=None, requires_grad=False, device=None, generator=None):
+    return rand(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad, device=device or other.device,
+                generator=generator)
+
+
+def randn_like(other, dtype=None, requires_grad=False, device=None, generator=None):
+    return randn(other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad, device=device or other.device,
+                 generator=generator)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None):
@@ -68,16 +135,22 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     return Tensor(array)
 
 
-def rand(*shape, dtype=None, requires_grad=False, device=None):
+def rand(*shape, dtype=None, requires_grad=False, device=None, generator=None):
     """Uniform samples from [0, 1)."""
-    array = random.uniform(shape_args(shape), dtype=dtype or float32, device=device or "cpu")
+    array = random.uniform(shape_args(shape), dtype=dtype or float32, device=device or "cpu", generator=generator)
     return _finish(array, requires_grad)
 
 
-def randn(*shape, dtype=None, requires_grad=False, device=None):
+def randn(*shape, dtype=None, requires_grad=False, device=None, generator=None):
     """Standard normal samples."""
-    array = random.normal(shape_args(shape), dtype=dtype or float32, device=device or "cpu")
+    array = random.normal(shape_args(shape), dtype=dtype or float32, device=device or "cpu", generator=generator)
     return _finish(array, requires_grad)
+
+
+def randperm(n, *, dtype=None, device=None, generator=None):
+    """A random permutation of 0, 1, ..., n - 1 (int64)."""
+    values = random.rng_of(generator).permutation(n).astype(dtype or int64)
+    return Tensor(backend.to_device(values, device or "cpu"))
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
@@ -92,13 +165,13 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(xp.eye(n, m, dtype=dtype or float32), requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None):
+def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
     """Integers drawn uniformly from [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
     if size is None:  # randint(high, size), as torch.randint's short form
         low, high, size = 0, low, high
     if size is None:
         raise TypeError("randint() needs a size, e.g. tl.randint(0, 10, (3,))")
-    values = random.generator().integers(low, high, size=shape_args((size,)), dtype=dtype or int64)
+    values = random.rng_of(generator).integers(low, high, size=shape_args((size,)), dtype=dtype or int64)
     return Tensor(backend.to_device(values, device or "cpu"))
 
 

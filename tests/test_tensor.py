@@ -9,10 +9,12 @@ import minitl as tl
 from minitl import backend
 
 
-def test_floats_default_to_float32_and_integers_stay_integer():
+def test_python_floats_default_to_float32_arrays_keep_their_dtype_and_integers_stay_integer():
     assert tl.tensor(1.5).dtype == tl.float32
     assert tl.tensor([1.0, 2.0]).dtype == tl.float32
-    assert tl.tensor(np.zeros(3, dtype=np.float64)).dtype == tl.float32
+    assert tl.tensor(np.zeros(3, dtype=np.float64)).dtype == tl.float64  # as torch.tensor(ndarray)
+    assert tl.tensor(np.float64(2.0)).dtype == tl.float64
+    assert tl.tensor(np.zeros(3, dtype=np.int32)).dtype == tl.int32
     assert tl.tensor(np.zeros(3), dtype=tl.float64).dtype == tl.float64
     assert tl.tensor([1, 2]).dtype == tl.int64
     assert tl.tensor([True, False]).dtype == bool

@@ -14,7 +14,7 @@ def batches(n=64, features=6, classes=3, batch_size=16, seed=0):
     centers = np.random.default_rng(100).normal(scale=3.0, size=(classes, features))  # the same task for every seed
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, classes, size=n)
-    x = centers[labels] + rng.normal(size=(n, features))
+    x = (centers[labels] + rng.normal(size=(n, features))).astype(np.float32)
     return [(tl.tensor(x[i:i + batch_size]), tl.tensor(labels[i:i + batch_size])) for i in range(0, n, batch_size)]
 
 
@@ -166,7 +166,7 @@ def test_a_non_finite_input_batch_is_named_and_batchnorm_statistics_are_restored
     data = batches()
     fit(model, data, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
     good = model.state_dict()
-    poisoned = data[:2] + [(tl.tensor(np.where(np.arange(6) == 2, bad_value, data[2][0].numpy())), data[2][1])]
+    poisoned = data[:2] + [(tl.tensor(np.where(np.arange(6) == 2, bad_value, data[2][0].numpy()), dtype=tl.float32), data[2][1])]
     with np.errstate(invalid="ignore", over="ignore"), pytest.raises(
             TrainingDiverged, match="the input batch at epoch 1, step 2 is not finite .*check the data"):
         fit(model, poisoned, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
@@ -198,7 +198,7 @@ def test_a_nan_validation_loss_or_non_finite_weights_keep_the_last_good_checkpoi
     path = tmp_path / "ckpt.npz"
     fit(model, batches(), opt, epochs=1, checkpoint=path, progress=False)
     saved = tl.load(path)
-    nan_val = [(tl.tensor(np.full((4, 6), np.nan)), tl.tensor(np.zeros(4, np.int64)))]
+    nan_val = [(tl.tensor(np.full((4, 6), np.nan), dtype=tl.float32), tl.tensor(np.zeros(4, np.int64)))]
     with np.errstate(invalid="ignore"), pytest.raises(
             TrainingDiverged, match=f"the validation loss is nan after epoch 1; {path} keeps the last good epoch"):
         fit(model, batches(), opt, epochs=1, val_loader=nan_val, checkpoint=path, progress=False)

@@ -51,8 +51,9 @@ class DataLoader:
 
 
 def _as_tensor(field, device):
-    """A batch field as a tensor on `device`: floats as float32, integer labels as int64."""
+    """A batch field as a tensor on `device`: floats as float32, integer labels as int64 (minitl's choice:
+    docs/differences.md)."""
     field = np.asarray(field)
     if field.ndim == 1 and field.dtype.kind in "iu":
         return tensor(field, dtype=np.int64, device=device)
-    return tensor(field, device=device)
+    return tensor(field, dtype=np.float32 if field.dtype.kind == "f" else None, device=device)

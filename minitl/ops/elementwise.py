@@ -8,7 +8,7 @@ from minitl import backend
 from minitl.autograd import Function, Tensor, either
 from minitl.kernels import elementwise as elementwise_kernels
 from minitl.ops.conversion import cast
-from minitl.ops.promotion import DEFAULT_FLOAT
+from minitl.ops.promotion import DEFAULT_FLOAT, result_dtype
 
 
 def _floating(x):
@@ -209,7 +209,21 @@ def relu(x):
 
 
 def clip(x, min=None, max=None):
-    """Clamp to [min, max]; either bound may be None (``torch.clamp``)."""
+    """Clamp to [min, max]; either bound may be None (``torch.clamp``). Float bounds make an integer
+    tensor float32, as PyTorch's type promotion does."""
     if min is None and max is None:
         raise ValueError("clip() needs at least one of min and max")
-    return Clip(min, max)(x)
+    dtype = result_dtype(x, *[bound for bound in (min, max) if bound is not None])
+    return Clip(min, max)(cast(x, dtype))
+
+
+def _test(name):
+    """A non-differentiable elementwise test giving a bool tensor."""
+    def test(x):
+        return Tensor(getattr(backend.get_array_module(x.data), name)(x.data))
+    test.__name__ = name
+    test.__doc__ = f"True where x is {name[2:]} (a bool tensor)."
+    return test
+
+
+isnan, isinf, isfinite = _test("isnan"), _test("isinf"), _test("isfinite")

@@ -1,4 +1,5 @@
-"""In-place methods: add_, sub_, mul_, div_, fill_, copy_, zero_, and += -= *= /=.
+"""In-place methods: add_, sub_, mul_, div_, fill_, copy_, zero_, += -= *= /=, the in-place forms of
+elementwise functions (relu_, exp_, clamp_...), addcmul_/addcdiv_ and the random fills uniform_/normal_.
 
 The rules follow PyTorch's:
 
@@ -19,9 +20,9 @@ The rules follow PyTorch's:
 The tensor keeps its dtype: a result of a higher category is refused
 (``int_tensor += 0.5``), except by ``copy_``, which casts as PyTorch's does.
 """
-from minitl import backend, grad_mode
+from minitl import backend, grad_mode, random
 from minitl.autograd import Tensor
-from minitl.ops import arithmetic
+from minitl.ops import arithmetic, elementwise
 from minitl.ops.conversion import to
 from minitl.ops.promotion import CATEGORY
 from minitl.ops.shape import expand
@@ -59,12 +60,12 @@ def _checked(x, name, result, keep_category):
 
 def add_(x, other, alpha=1):
     """x += alpha * other."""
-    return _in_place(x, "add_", lambda a, b: arithmetic.add(a, b if alpha == 1 else b * alpha), other)
+    return _in_place(x, "add_", lambda a, b: arithmetic.add(a, b, alpha=alpha), other)
 
 
 def sub_(x, other, alpha=1):
     """x -= alpha * other."""
-    return _in_place(x, "sub_", lambda a, b: arithmetic.sub(a, b if alpha == 1 else b * alpha), other)
+    return _in_place(x, "sub_", lambda a, b: arithmetic.sub(a, b, alpha=alpha), other)
 
 
 def mul_(x, other):
@@ -95,3 +96,57 @@ def fill_(x, value):
 def zero_(x):
     """Every element set to 0 (``p.grad.zero_()``, buffers)."""
     return fill_(x, 0)
+
+
+def _unary(name, function):
+    """The in-place form of an elementwise function: ``x.relu_()`` makes x stand for ``x.relu()``."""
+    def in_place(x):
+        return _in_place(x, name, lambda a, _: function(a), None)
+    in_place.__name__ = name
+    in_place.__doc__ = f"x = x.{name[:-1]}() in place."
+    return in_place
+
+
+relu_ = _unary("relu_", elementwise.relu)
+exp_ = _unary("exp_", elementwise.exp)
+log_ = _unary("log_", elementwise.log)
+sqrt_ = _unary("sqrt_", elementwise.sqrt)
+sigmoid_ = _unary("sigmoid_", elementwise.sigmoid)
+tanh_ = _unary("tanh_", elementwise.tanh)
+abs_ = _unary("abs_", elementwise.abs_)
+neg_ = _unary("neg_", arithmetic.neg)
+
+
+def clamp_(x, min=None, max=None):
+    """x = x.clamp(min, max) in place."""
+    return _in_place(x, "clamp_", lambda a, _: elementwise.clip(a, min, max), None)
+
+
+def pow_(x, exponent):
+    return _in_place(x, "pow_", arithmetic.pow, exponent)
+
+
+def addcmul_(x, tensor1, tensor2, value=1):
+    """x += value * tensor1 * tensor2 (Adam's second moment: ``v.mul_(b2).addcmul_(g, g, value=1 - b2)``)."""
+    return _in_place(x, "addcmul_", lambda a, b: arithmetic.add(a, b, alpha=value), arithmetic.mul(tensor1, tensor2))
+
+
+def addcdiv_(x, tensor1, tensor2, value=1):
+    """x += value * tensor1 / tensor2."""
+    return _in_place(x, "addcdiv_", lambda a, b: arithmetic.add(a, b, alpha=value), arithmetic.div(tensor1, tensor2))
+
+
+def _drawn(x, name, draw):
+    """x filled with new random values (the array drawn by `draw(shape, dtype, device)`)."""
+    return _in_place(x, name, lambda a, _: Tensor(draw(a.shape, a.dtype, a.device)), None, keep_category=False)
+
+
+def uniform_(x, a=0.0, b=1.0, *, generator=None):
+    """x filled with samples from U[a, b)."""
+    return _drawn(x, "uniform_", lambda shape, dtype, device: random.uniform(shape, a, b, dtype, device, generator))
+
+
+def normal_(x, mean=0.0, std=1.0, *, generator=None):
+    """x filled with samples from N(mean, std**2)."""
+    return _drawn(x, "normal_", lambda shape, dtype, device: random.normal(shape, mean, std, dtype, device,
+                                                                            generator))

@@ -268,3 +268,54 @@ def pad(x, pad, value=0.0):
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     return Pad(tuple(widths), value)(x)
+
+
+def _slice_along(x, dim, start, stop):
+    return getitem(x, (slice(None),) * dim + (slice(start, stop),))
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of x along `dim`: each of split_size (the last may be shorter), or of the listed sizes."""
+    dim = dim % x.ndim
+    length = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sizes = [min(step, length - start) for start in range(0, length, step)] if step > 0 else []
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {length} "
+                               f"(input tensor's size at dimension {dim}), but got split_sizes={sizes}")
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(_slice_along(x, dim, start, start + size))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x, chunks, dim=0):
+    """x split into `chunks` pieces along `dim` of ceil(length / chunks) each (fewer if it runs out)."""
+    length = x.shape[dim % x.ndim]
+    return split(x, max(-(-length // chunks), 1), dim)
+
+
+def unbind(x, dim=0):
+    """The slices of x along `dim`, each without that dimension."""
+    dim = dim % x.ndim
+    return tuple(getitem(x, (slice(None),) * dim + (i,)) for i in range(x.shape[dim]))
+
+
+def repeat(x, *sizes):
+    """x tiled `sizes` times along each dimension (``torch.Tensor.repeat``: np.tile's meaning).
+
+    Written as reshape, expand and reshape, so the gradient is their backward: the copies summed.
+    """
+    sizes = shape_args(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError(f"repeat(): the number of repeats ({len(sizes)}) can't be smaller than the number of "
+                           f"dimensions of the tensor ({x.ndim})")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    interleaved = [n for pair in zip((1,) * len(shape), shape) for n in pair]  # (1, n1, 1, n2, ...)
+    stretched = [n for pair in zip(sizes, shape) for n in pair]  # (r1, n1, r2, n2, ...)
+    tiled = tuple(r * n for r, n in zip(sizes, shape))
+    return reshape(expand(reshape(x, interleaved), stretched), tiled)

@@ -53,11 +53,19 @@ class LogSoftmaxFunction(Function):
         return (gy - either.exp(y) * gy.sum(axis=self.axis, keepdims=True),)
 
 
+def _floating_only(x, name):
+    """torch's error for an integer input (NumPy would compute it in float64)."""
+    if x.dtype.kind != "f":
+        raise NotImplementedError(f"{name}(): not implemented for dtype {x.dtype}: convert the input with .float()")
+
+
 def softmax(x, dim):
     """Probabilities along `dim` (required: PyTorch's implicit choice of dim is deprecated)."""
+    _floating_only(x, "softmax")
     return SoftmaxFunction(dim % x.ndim)(x)
 
 
 def log_softmax(x, dim):
     """Log-probabilities along `dim`, stable for large logits."""
+    _floating_only(x, "log_softmax")
     return LogSoftmaxFunction(dim % x.ndim)(x)

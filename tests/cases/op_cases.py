@@ -43,7 +43,27 @@ def augmented_assignment(a, b):
     return total
 
 
+def with_zero(*shape):
+    """Normal values with one exact zero (prod's gradient at a zero is the product of the others)."""
+    def make(rng):
+        x = rng.normal(size=shape)
+        x.flat[1] = 0.0
+        return x
+    return make
+
+
+def away_from_multiples(step, *shape):
+    """Normal values at least 0.1 * step away from the multiples of step (where % and // jump)."""
+    def make(rng):
+        x = rng.normal(size=shape)
+        nearest = np.round(x / step) * step
+        return np.where(np.abs(x - nearest) < 0.1 * step, nearest + 0.3 * step, x)
+    return make
+
+
 INDEX_REPEATED = np.array([0, 2, 0, 1, 2, 2])
+GATHER_INDEX = np.array([[0, 3], [2, 2], [1, 0]])  # (3, 2): along dim 1 of a (3, 4) input, a repeat in row 1
+SCATTER_INDEX = np.array([[1, 0, 2, 0], [2, 1, 0, 1]])  # (2, 4): along dim 0 of a (3, 4) target, repeats
 MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, True]])
 
 OP_CASES = [
@@ -95,8 +115,10 @@ OP_CASES = [
     ("mean_all", lambda a: a.mean(), [normal(3, 4)]),
     ("mean_dim_keepdim", lambda a: a.mean(dim=0, keepdim=True), [normal(3, 4)]),
     ("max_all", lambda a: a.max(), [distinct(3, 4)]),
-    ("max_dim", lambda a: a.max(dim=1), [distinct(3, 4)]),
-    ("min_negative_dim_keepdim", lambda a: a.min(dim=-2, keepdim=True), [distinct(2, 3, 4)]),
+    ("max_dim", lambda a: a.max(dim=1).values, [distinct(3, 4)]),
+    ("min_negative_dim_keepdim", lambda a: a.min(dim=-2, keepdim=True)[0], [distinct(2, 3, 4)]),
+    ("amax_dims", lambda a: a.amax(dim=(0, 2)), [distinct(2, 3, 4)]),
+    ("amin_keepdim", lambda a: a.amin(dim=1, keepdim=True), [distinct(3, 4)]),
     ("var_all", lambda a: a.var(), [normal(3, 4)]),
     ("var_dim_biased", lambda a: a.var(dim=1, unbiased=False), [normal(3, 4)]),
     ("var_dims_keepdim", lambda a: a.var(dim=(0, 2), keepdim=True), [normal(2, 3, 4)]),
@@ -122,6 +144,51 @@ OP_CASES = [
     ("where", lambda a, b: tl.where(MASK, a, b), [normal(3, 4), normal(4)]),
     ("where_scalar", lambda a: tl.where(MASK, a, 0.0), [normal(3, 4)]),
     ("pad", lambda a: tl.pad(a, (1, 2, 0, 1)), [normal(2, 3, 4)]),
+    # selections by rank: the gradient goes to the chosen element
+    ("sort_descending", lambda a: a.sort(dim=1, descending=True).values, [distinct(3, 4)]),
+    ("topk", lambda a: a.topk(2, dim=0)[0], [distinct(4, 3)]),
+    ("median_dim", lambda a: a.median(dim=1).values, [distinct(3, 5)]),
+    ("median_all", lambda a: tl.median(a), [distinct(3, 4)]),
+    ("mode", lambda a: a.mode(dim=1).values, [distinct(3, 4)]),
+    ("max_elementwise", lambda a, b: tl.max(a, b) + tl.minimum(a, b) * 2, [normal(3, 4), normal(4)]),
+    # gathering, scattering, selections by index or mask
+    ("gather", lambda a: a.gather(1, tl.tensor(GATHER_INDEX)), [normal(3, 4)]),
+    ("scatter_add", lambda a, b: a.scatter_add(0, tl.tensor(SCATTER_INDEX), b), [normal(3, 4), normal(2, 5)]),
+    ("scatter", lambda a, b: a.scatter(1, tl.tensor(GATHER_INDEX[:, :1]), b), [normal(3, 4), normal(3, 2)]),
+    ("index_select", lambda a: a.index_select(1, tl.tensor([3, 0, 3])), [normal(2, 4)]),
+    ("masked_fill", lambda a: a.masked_fill(tl.tensor(MASK), -1.5), [normal(3, 4)]),
+    ("diag_of_vector", lambda a: tl.diag(a, 1), [normal(3)]),
+    ("diag_of_matrix", lambda a: a.diag(-1), [normal(4, 3)]),
+    ("tril_triu", lambda a: a.tril() + 2 * tl.triu(a, 1), [normal(2, 3, 4)]),
+    # reductions
+    ("prod_dim", lambda a: a.prod(dim=1), [normal(3, 4)]),
+    ("prod_with_a_zero", lambda a: a.prod(), [with_zero(2, 3)]),
+    ("cumsum", lambda a: a.cumsum(dim=1), [normal(3, 4)]),
+    ("logsumexp", lambda a: a.logsumexp(dim=1), [normal(3, 4)]),
+    ("std_correction", lambda a: a.std(dim=0) + tl.std(a, correction=0), [normal(3, 4)]),
+    ("norm_euclidean", lambda a: a.norm() + tl.linalg.norm(a, dim=1).sum(), [normal(3, 4)]),
+    ("norm_p", lambda a: a.norm(p=3, dim=0) + a.norm(p=1, dim=1).sum(), [away_from(3, 4)]),
+    # products
+    ("mm", lambda a, b: tl.mm(a, b), [normal(3, 4), normal(4, 2)]),
+    ("bmm", lambda a, b: a.bmm(b), [normal(2, 3, 4), normal(2, 4, 2)]),
+    ("outer", lambda a, b: tl.outer(a, b), [normal(3), normal(4)]),
+    ("einsum_matmul", lambda a, b: tl.einsum("bij,bjk->bik", a, b), [normal(2, 3, 4), normal(2, 4, 2)]),
+    ("einsum_summed_letter", lambda a, b: tl.einsum("ij,k->ik", a, b), [normal(3, 4), normal(2)]),
+    ("einsum_implicit_output", lambda a, b: tl.einsum("ij,jk", a, b), [normal(3, 4), normal(4, 2)]),
+    # arithmetic methods and operators
+    ("add_sub_alpha", lambda a, b: a.add(b, alpha=2).sub(b, alpha=0.5), [normal(3, 4), normal(4)]),
+    ("mul_div_methods", lambda a, b: a.mul(b).div(b.abs() + 1), [normal(3, 4), normal(3, 4)]),
+    ("remainder", lambda a: a % 0.7 + 2.5 % (a.abs() + 0.5), [away_from_multiples(0.7, 3, 4)]),
+    ("floor_divide", lambda a: (a // 0.5) * a, [away_from_multiples(0.5, 3, 4)]),
+    # shape
+    ("split_chunk_unbind", lambda a: tl.cat([*a.split([1, 2], dim=1)[::-1], *a.chunk(3, dim=1)], 1)
+     + tl.stack(a.unbind(1), 1).sum(), [normal(2, 3)]),
+    ("repeat", lambda a: a.repeat(2, 1, 3), [normal(3, 2)]),
+    ("as_methods", lambda a, b: a.expand_as(b) * b.view_as(b.T).T + a.type_as(b).contiguous(), [normal(1, 4),
+                                                                                                    normal(3, 4)]),
+    # in-place forms, recorded on graph tensors
+    ("in_place_forms", lambda a, b: (a * 1).relu_().exp_().addcmul_(a, b, value=0.5).clamp_(-2, 3),
+     [away_from(3, 4), normal(3, 4)]),
 ]
 
 
