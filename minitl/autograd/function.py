@@ -54,7 +54,8 @@ class Function:
     inputs = None
     producers = None
     generation = 0
-    retained_output = None
+    retained_output = None  # a weak reference to the output, when it called retain_grad()
+    tensor_hooks = None  # the output's gradient hooks (Tensor.register_hook), in registration order
     saved = ()  # what forward saved for backward (arrays), and below what each one is to the graph
     saved_kinds = ()
 
