@@ -10,7 +10,7 @@ from minitl.ops import shape
 from minitl.ops.arithmetic import add, div, eq, ge, gt, le, lt, mul, ne, neg, pow, sub
 from minitl.ops.conversion import clone, to
 from minitl.ops.elementwise import abs_, clip, cos, exp, log, log1p, relu, sigmoid, sin, sqrt, tanh
-from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
+from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, setitem, sub_, zero_
 from minitl.ops.matmul import matmul
 from minitl.ops.reduction import all, any, argmax, argmin, max, mean, min, sum, var
 from minitl.ops.shape import cat, expand, flatten, getitem, pad, permute, reshape, squeeze, stack, t, transpose, unsqueeze, where
@@ -36,7 +36,7 @@ _OPERATORS = {
     "__truediv__": div, "__rtruediv__": _reflected(div), "__itruediv__": div_,
     "__pow__": pow, "__rpow__": _reflected(pow),
     "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
-    "__neg__": neg, "__abs__": abs_, "__getitem__": getitem,
+    "__neg__": neg, "__abs__": abs_, "__getitem__": getitem, "__setitem__": setitem,
     "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
 }
 
