@@ -44,6 +44,7 @@ from minitl.threads import get_num_threads, set_num_threads
 __version__ = "0.1.0"
 
 autograd.functional = derivatives  # torch.autograd.functional's path (the module lives above ops: it uses them)
+autograd.gradcheck, autograd.gradgradcheck = gradcheck, gradgradcheck  # torch.autograd's paths to them too
 
 _LAZY_SUBMODULES = ("models", "data", "lab")
 # The lab's modules sat at the top of the package before minitl.lab: these names still reach them
