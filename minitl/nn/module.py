@@ -17,7 +17,9 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Tensor, clear_grads
+from minitl.autograd.hooks import RemovableHandle
 from minitl.creation import tensor as _new_tensor
+from minitl.nn import hooks
 
 
 class Parameter(Tensor):
@@ -68,12 +70,30 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
+        for table in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):  # see nn/hooks.py
+            object.__setattr__(self, table, {})
 
     def forward(self, *args, **kwargs) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # -- hooks (nn/hooks.py) -------------------------------------------------
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` before each forward; a value it returns replaces args. Returns a handle."""
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` after each forward; a value it returns replaces output. Returns a handle."""
+        return RemovableHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the module's inputs are known during
+        backward; a tuple it returns replaces grad_input. Returns a handle."""
+        return RemovableHandle(self._backward_hooks, hook)
 
     # -- registration -------------------------------------------------------
     def _tables(self):
