@@ -43,9 +43,20 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-IncompatibleKeys.__doc__ = ("What load_state_dict did not match: keys the model has but the state lacks, "
-                            "and the reverse.")
+class IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict did not match: keys the model has but the state lacks, and the reverse.
+
+    Printed as PyTorch prints it, so a notebook cell ending in ``model.load_state_dict(state)`` shows
+    ``<All keys matched successfully>``.
+    """
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
+
+    __str__ = __repr__
 
 
 class Module:
@@ -273,13 +284,15 @@ class Module:
                     yield _join(module_name, name), value
 
     def state_dict(self):
-        """An OrderedDict of dotted name -> array (a copy) for every parameter and persistent buffer.
+        """An OrderedDict of dotted name -> Tensor for every parameter and persistent buffer, as PyTorch's.
 
         Order and names are PyTorch's: each module's parameters, then its
-        buffers, then its children. The arrays are copies, a snapshot: later
-        training does not change them (PyTorch's share memory with the model).
+        buffers, then its children. The Tensors are detached and share memory
+        with the model, so later training changes them too: for a snapshot
+        that stays (the best epoch's weights), copy it,
+        ``{k: v.clone() for k, v in model.state_dict().items()}``, or save it with ``tl.save``.
         """
-        return collections.OrderedDict((name, t.data.copy()) for name, t in self._state_tensors())
+        return collections.OrderedDict((name, t.detach()) for name, t in self._state_tensors())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from `state_dict` (name -> array, Tensor, or anything np.asarray takes) into the model.
