@@ -89,6 +89,7 @@ half, float, double, short, int, long, bool = float16, float32, float64, int16, 
 clamp = clip
 
 autograd.functional = derivatives  # torch.autograd.functional's path (the module lives above ops: it uses them)
+autograd.gradcheck, autograd.gradgradcheck = gradcheck, gradgradcheck  # torch.autograd's paths to them too
 
 _LAZY_SUBMODULES = ("models", "data", "lab", "viz")
 # The lab's modules sat at the top of the package before minitl.lab: these names still reach them

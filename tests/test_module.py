@@ -35,7 +35,7 @@ class Net(nn.Module):
 
 
 def arrays(model):
-    return {name: value.copy() for name, value in model.state_dict().items()}
+    return {name: value.numpy().copy() for name, value in model.state_dict().items()}
 
 
 # -- Parameter -----------------------------------------------------------------
@@ -151,20 +151,23 @@ def test_deepcopy_gives_independent_parameters():
 
 
 # -- state_dict ---------------------------------------------------------------------
-def test_state_dict_is_a_snapshot_of_arrays():
+def test_state_dict_holds_detached_tensors_sharing_memory():
     net = Net()
     state = net.state_dict()
-    assert all(isinstance(v, np.ndarray) for v in state.values())
-    net.first.w.data += 1
+    assert all(isinstance(v, tl.Tensor) and not v.requires_grad and v.is_leaf for v in state.values())
+    net.first.w.data += 1  # training changes the state dict's values too, as in PyTorch
     state["bias"][0] = 7
-    assert (state["first.w"] == 1).all() and net.bias.data[0] == 0
+    assert (state["first.w"] == 2).all() and net.bias.data[0] == 7
+    snapshot = {k: v.clone() for k, v in net.state_dict().items()}
+    net.first.w.data += 1
+    assert (snapshot["first.w"] == 2).all()
 
 
 def test_load_state_dict_copies_in_place_and_casts():
     net, other = Net(), Net()
     other.first.w.data[:] = 3
     other.first.count.data += 5
-    state = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in other.state_dict().items()}
+    state = {k: v.data.astype(np.float64) if v.dtype.kind == "f" else v for k, v in other.state_dict().items()}
     state["bias"] = tl.tensor([1.0, 2.0, 3.0])  # Tensors and lists work too
     state["scale"] = [2, 2, 2]
     param = net.first.w
@@ -211,7 +214,7 @@ def test_load_state_dict_non_strict_reports_keys_but_refuses_shape_mismatches():
 def test_load_state_dict_accepts_torch_tensors():
     torch = pytest.importorskip("torch")
     net = Net()
-    state = {k: torch.tensor(v) for k, v in net.state_dict().items()}
+    state = {k: torch.from_numpy(v.numpy()) for k, v in net.state_dict().items()}
     state["bias"] = torch.nn.Parameter(torch.full((3,), 4.0, dtype=torch.float64))  # requires grad
     net.load_state_dict(state)
     assert (net.bias.data == 4).all()

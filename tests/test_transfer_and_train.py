@@ -1,4 +1,6 @@
 """The transfer toolkit (freeze, new head, learning-rate groups, cached features) and the training loop."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,7 @@ def test_frozen_batchnorm_stays_in_eval_and_keeps_its_statistics():
     head = transfer.replace_head(model, 2)
     model.train()
     assert not model[1].training and model.training and head.training
-    before = model.state_dict()
+    before = copy.deepcopy(model.state_dict())  # a snapshot: state_dict values share memory with the model
     opt = optim.SGD(model.parameters(), lr=0.1)
     loss = model(tl.randn(4, 3, 5, 5)).sum()
     opt.zero_grad()
@@ -98,7 +100,7 @@ def test_a_head_trained_on_cached_features_equals_one_trained_through_the_frozen
     model = transfer.freeze(small_cnn())
     head = transfer.replace_head(model, num_classes=3)
     cached_head = nn.Linear(4, 3)
-    start = head.state_dict()
+    start = copy.deepcopy(head.state_dict())  # a snapshot: state_dict values share memory with the model
     cached_head.load_state_dict(start)
     rng = np.random.default_rng(0)
     images, labels = rng.normal(size=(24, 3, 5, 5)).astype(np.float32), rng.integers(0, 3, size=24)
@@ -165,7 +167,7 @@ def test_a_non_finite_input_batch_is_named_and_batchnorm_statistics_are_restored
     opt = optim.SGD(model.parameters(), lr=0.1)
     data = batches()
     fit(model, data, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
-    good = model.state_dict()
+    good = copy.deepcopy(model.state_dict())  # a snapshot: state_dict values share memory with the model
     poisoned = data[:2] + [(tl.tensor(np.where(np.arange(6) == 2, bad_value, data[2][0].numpy()), dtype=tl.float32), data[2][1])]
     with np.errstate(invalid="ignore", over="ignore"), pytest.raises(
             TrainingDiverged, match="the input batch at epoch 1, step 2 is not finite .*check the data"):

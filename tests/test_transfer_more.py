@@ -1,5 +1,7 @@
 """Transfer beyond freeze-and-retrain: partial unfreezing, features of any layer, FC -> conv, ModuleDict,
 multi-task heads, the backdoor stamp and PCA."""
+import copy
+
 import numpy as np
 import pytest
 
@@ -30,7 +32,7 @@ def test_unfreeze_last_trains_exactly_the_last_stages_and_keeps_frozen_batchnorm
     assert transfer.default_stages(model) == [model.conv1, model.bn1, model.layer1, model.layer2, model.layer3]
     trainable = transfer.unfreeze_last(model, n)
     assert trainable[-1] is model.linear and len(trainable) == n + 1
-    before = model.state_dict()
+    before = copy.deepcopy(model.state_dict())  # a snapshot: state_dict values share memory with the model
     sgd_step(model, tl.randn(4, 3, 16, 16))
     after = model.state_dict()
     for name, param in model.named_parameters():
@@ -120,7 +122,7 @@ def test_fc_to_conv_scores_every_window_as_the_original_net():
 def test_fc_to_conv_on_lenet_matches_where_the_padding_is_zero_and_leaves_the_model_alone():
     tl.manual_seed(0)
     model = models.lenet5()
-    before = model.state_dict()
+    before = copy.deepcopy(model.state_dict())  # a snapshot: state_dict values share memory with the model
     converted = transfer.fc_to_conv(model, (1, 28, 28))
     assert model.training and converted.training and isinstance(model.classifier[1], nn.Linear)
     assert all(np.array_equal(value, before[key]) for key, value in model.state_dict().items())

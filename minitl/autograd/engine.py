@@ -27,6 +27,7 @@ import itertools
 import numpy as np
 
 from minitl import backend, grad_mode
+from minitl.autograd.hooks import run_tensor_hooks
 from minitl.autograd.tensor import Tensor
 
 __all__ = ["backward", "clear_grads", "grad", "sum_to"]
@@ -144,11 +145,11 @@ def _accumulate(tensor, grad):
     A gradient with a graph (create_graph) is added out of place, so the graph stays intact.
     """
     if isinstance(grad, Tensor):
-        tensor.grad = grad.clone() if tensor.grad is None else tensor.grad + grad
-    elif tensor.grad is None:
-        tensor.grad = Tensor(grad.copy())
+        tensor._grad = grad.clone() if tensor._grad is None else tensor._grad + grad
+    elif tensor._grad is None:
+        tensor._grad = Tensor(grad.copy())
     else:
-        tensor.grad.data += grad
+        tensor._grad.data += grad
 
 
 def clear_grads(tensors, set_to_none=True):
@@ -192,15 +193,19 @@ class _Destinations:
 
     def leaf(self, x, gx):
         if self.targets is None or id(x) in self.targets:
-            self._arrive(x, gx)
+            self._arrive(x, gx if x._hooks is None else run_tensor_hooks(x._hooks, gx))
 
     def output_of(self, fn, gy):
-        """The total gradient of fn's output, which a target or a retain_grad() tensor may want."""
+        """The total gradient of fn's output, after its tensor's hooks (returned: it flows on from here),
+        which a target or a retain_grad() tensor may want."""
+        if fn.tensor_hooks is not None:
+            gy = run_tensor_hooks(fn.tensor_hooks, gy)
         target = self.by_function.get(id(fn))
         if target is not None:
             self._arrive(target, gy)
         elif self.targets is None and fn.retained_output is not None and fn.retained_output() is not None:
             _accumulate(fn.retained_output(), gy)
+        return gy
 
     def _arrive(self, tensor, g):
         if self.accumulate:
@@ -270,8 +275,8 @@ def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
                 raise RuntimeError("backward() through a graph that was already freed: "
                                    "pass retain_graph=True to the first backward() to call it twice")
             gy = pending.pop(id(fn))
-            if destinations.by_function or fn.retained_output is not None:
-                destinations.output_of(fn, gy)
+            if destinations.by_function or fn.retained_output is not None or fn.tensor_hooks is not None:
+                gy = destinations.output_of(fn, gy)
             if through is not None and id(fn) not in through:
                 continue  # a target's gradient is complete here, and nothing upstream is wanted
             _check_versions(fn)

@@ -27,6 +27,7 @@ array or a Tensor; where it is another Function (indexing's gradient is a
 scatter), ``Function.on`` runs it on either.
 """
 import copy
+import inspect
 
 from minitl import backend, grad_mode
 from minitl.autograd.tensor import Array, Tensor
@@ -54,7 +55,8 @@ class Function:
     inputs = None
     producers = None
     generation = 0
-    retained_output = None
+    retained_output = None  # a weak reference to the output, when it called retain_grad()
+    tensor_hooks = None  # the output's gradient hooks (Tensor.register_hook), in registration order
     saved = ()  # what forward saved for backward (arrays), and below what each one is to the graph
     saved_kinds = ()
 
@@ -77,6 +79,16 @@ class Function:
             output.grad_fn = self
             output._generation = self.generation + 1
         return output
+
+    @classmethod
+    def apply(cls, *args):
+        """``F.apply(x, ...)``: PyTorch's way to call a Function. For a class in PyTorch's style (static
+        ``forward(ctx, ...)``/``backward(ctx, grad)``, see ctx.py) the node is a CtxFunction; for minitl's own
+        style it is ``F()(x, ...)``."""
+        if isinstance(inspect.getattr_static(cls, "forward"), staticmethod):
+            from minitl.autograd.ctx import node_class  # ctx.py builds on this module
+            return node_class(cls)(cls, args)(*[a for a in args if isinstance(a, Tensor)])
+        return cls()(*args)
 
     def forward(self, *xs: Array) -> Array:
         raise NotImplementedError

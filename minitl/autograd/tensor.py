@@ -13,6 +13,7 @@ in-place methods are installed on Tensor by ``minitl.ops``; the Python
 protocols (bool, float, int, index, format, NumPy conversion) are here and
 behave as PyTorch's.
 """
+import warnings
 import weakref
 
 import numpy as np
@@ -33,14 +34,15 @@ class Tensor:
     installed as methods by ``minitl.ops``; the Python protocols (bool, float,
     int, index, format, NumPy conversion) are here and behave as PyTorch's.
     """
-    __slots__ = ("__weakref__", "_generation", "_version", "data", "grad", "grad_fn", "requires_grad")
+    __slots__ = ("__weakref__", "_generation", "_grad", "_hooks", "_version", "data", "grad_fn", "requires_grad")
     __array_priority__ = 1000  # numpy_array * tensor calls Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False):
         if not backend.is_array(data):
             data = backend.get_array_module(data).asarray(data)  # NumPy scalars from reductions
         self.data = data
-        self.grad = None
+        self._grad = None
+        self._hooks = None  # a leaf's gradient hooks (register_hook); a non-leaf's are on its grad_fn
         self.requires_grad = requires_grad
         self.grad_fn = None
         self._generation = 0
@@ -52,6 +54,27 @@ class Tensor:
     ndim = property(lambda self: self.data.ndim)
     device = property(lambda self: backend.device_of(self.data))
     is_leaf = property(lambda self: self.grad_fn is None)
+
+    @property
+    def grad(self):
+        """The gradient backward() accumulated (leaves, and tensors that called retain_grad()), else None.
+
+        Reading it empty on any other tensor warns, as PyTorch does: backward() fills it there only when
+        asked (``backward(inputs=...)``).
+        """
+        if self._grad is None and self.grad_fn is not None and not self.retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+
+    @property
+    def retains_grad(self):
+        """True for a non-leaf tensor whose gradient backward() keeps (it called retain_grad())."""
+        retained = self.grad_fn.retained_output if self.grad_fn is not None else None
+        return retained is not None and retained() is self
 
     def size(self, dim=None):
         """The shape, or the length of one dimension (as in PyTorch)."""
@@ -165,4 +188,23 @@ class Tensor:
         if self.grad_fn is not None:
             self.grad_fn.retained_output = weakref.ref(self)
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient during backward; a Tensor it returns replaces the
+        gradient (for what flows on and for ``.grad``). Returns a handle: ``handle.remove()`` removes the hook."""
+        from minitl.autograd.hooks import RemovableHandle  # hooks.py builds on this module
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            self._hooks = {} if self._hooks is None else self._hooks
+            return RemovableHandle(self._hooks, hook)
+        if self.grad_fn.tensor_hooks is None:
+            self.grad_fn.tensor_hooks = {}
+        return RemovableHandle(self.grad_fn.tensor_hooks, hook)
+
     # backward() is the engine's: engine.py installs it here (the walk over the graph has a file of its own).
+
+
+_NON_LEAF_GRAD = ("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                  "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                  "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf "
+                  "Tensor by mistake, make sure you access the leaf Tensor instead.")

@@ -17,7 +17,9 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Tensor, clear_grads
+from minitl.autograd.hooks import RemovableHandle
 from minitl.creation import tensor as _new_tensor
+from minitl.nn import hooks
 
 
 class Parameter(Tensor):
@@ -41,9 +43,20 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
-IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-IncompatibleKeys.__doc__ = ("What load_state_dict did not match: keys the model has but the state lacks, "
-                            "and the reverse.")
+class IncompatibleKeys(collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict did not match: keys the model has but the state lacks, and the reverse.
+
+    Printed as PyTorch prints it, so a notebook cell ending in ``model.load_state_dict(state)`` shows
+    ``<All keys matched successfully>``.
+    """
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
+
+    __str__ = __repr__
 
 
 class Module:
@@ -68,12 +81,30 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
+        for table in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):  # see nn/hooks.py
+            object.__setattr__(self, table, {})
 
     def forward(self, *args, **kwargs) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return hooks.call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # -- hooks (nn/hooks.py) -------------------------------------------------
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` before each forward; a value it returns replaces args. Returns a handle."""
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` after each forward; a value it returns replaces output. Returns a handle."""
+        return RemovableHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the module's inputs are known during
+        backward; a tuple it returns replaces grad_input. Returns a handle."""
+        return RemovableHandle(self._backward_hooks, hook)
 
     # -- registration -------------------------------------------------------
     def _tables(self):
@@ -253,13 +284,15 @@ class Module:
                     yield _join(module_name, name), value
 
     def state_dict(self):
-        """An OrderedDict of dotted name -> array (a copy) for every parameter and persistent buffer.
+        """An OrderedDict of dotted name -> Tensor for every parameter and persistent buffer, as PyTorch's.
 
         Order and names are PyTorch's: each module's parameters, then its
-        buffers, then its children. The arrays are copies, a snapshot: later
-        training does not change them (PyTorch's share memory with the model).
+        buffers, then its children. The Tensors are detached and share memory
+        with the model, so later training changes them too: for a snapshot
+        that stays (the best epoch's weights), copy it,
+        ``{k: v.clone() for k, v in model.state_dict().items()}``, or save it with ``tl.save``.
         """
-        return collections.OrderedDict((name, t.data.copy()) for name, t in self._state_tensors())
+        return collections.OrderedDict((name, t.detach()) for name, t in self._state_tensors())
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from `state_dict` (name -> array, Tensor, or anything np.asarray takes) into the model.

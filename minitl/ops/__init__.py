@@ -12,7 +12,7 @@ from minitl.ops.arithmetic import add, div, eq, ge, gt, le, lt, mul, ne, neg, po
 from minitl.ops.conversion import clone, to
 from minitl.ops.elementwise import abs_, clip, cos, exp, isfinite, isinf, isnan, log, log1p, relu, sigmoid, sin, sqrt, tanh
 from minitl.ops.indexing import diag, gather, index_select, masked_fill, scatter, scatter_add, tril, triu
-from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
+from minitl.ops.inplace import add_, copy_, div_, fill_, mul_, setitem, sub_, zero_
 from minitl.ops.matmul import bmm, einsum, matmul, mm, outer
 from minitl.ops.reduction import (
     all,
@@ -84,7 +84,7 @@ _OPERATORS = {
     "__mod__": arithmetic.remainder, "__rmod__": _reflected(arithmetic.remainder),
     "__pow__": pow, "__rpow__": _reflected(pow),
     "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
-    "__neg__": neg, "__abs__": abs_, "__getitem__": getitem,
+    "__neg__": neg, "__abs__": abs_, "__getitem__": getitem, "__setitem__": setitem,
     "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
 }
 

@@ -1,5 +1,5 @@
-"""In-place methods: add_, sub_, mul_, div_, fill_, copy_, zero_, += -= *= /=, the in-place forms of
-elementwise functions (relu_, exp_, clamp_...), addcmul_/addcdiv_ and the random fills uniform_/normal_.
+"""In-place methods: add_, sub_, mul_, div_, fill_, copy_, zero_, += -= *= /=, ``x[index] = v``, the in-place
+forms of elementwise functions (relu_, exp_, clamp_...), addcmul_/addcdiv_ and the random fills uniform_/normal_.
 
 The rules follow PyTorch's:
 
@@ -25,11 +25,15 @@ from minitl.autograd import Tensor
 from minitl.ops import arithmetic, elementwise
 from minitl.ops.conversion import to
 from minitl.ops.promotion import CATEGORY
-from minitl.ops.shape import expand
+from minitl.ops.shape import SetItem, backend_index, expand
 
 
-def _in_place(x, name, operation, operand, keep_category=True):
-    """Make x stand for operation(x, operand), by the rules in the module docstring; return x."""
+def _in_place(x, name, operation, operand, keep_category=True, write=None):
+    """Make x stand for operation(x, operand), by the rules in the module docstring; return x.
+
+    Outside a graph, `write(x_array, operand)` (when given) changes x's array in place directly, instead of
+    computing the whole result and copying it in (``x[i] = v`` writes one element, not all of x).
+    """
     recording = grad_mode.is_grad_enabled()
     if recording and x.requires_grad and x.is_leaf:
         raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation ({name}): "
@@ -43,9 +47,12 @@ def _in_place(x, name, operation, operand, keep_category=True):
         x.data, x.grad_fn, x.requires_grad, x._generation = (result.data, result.grad_fn, result.requires_grad,
                                                             result._generation)
         return x
-    with grad_mode.no_grad():
-        result = _checked(x, name, operation(x, operand), keep_category)
-    x.data[...] = result.data
+    if write is not None:
+        write(x.data, operand)
+    else:
+        with grad_mode.no_grad():
+            result = _checked(x, name, operation(x, operand), keep_category)
+        x.data[...] = result.data
     x._version += 1
     return x
 
@@ -150,3 +157,20 @@ def normal_(x, mean=0.0, std=1.0, *, generator=None):
     """x filled with samples from N(mean, std**2)."""
     return _drawn(x, "normal_", lambda shape, dtype, device: random.normal(shape, mean, std, dtype, device,
                                                                             generator))
+
+
+def setitem(x, index, value):
+    """``x[index] = value``: ints, slices, boolean masks or index tensors; value a number or a Tensor,
+    broadcast to the indexed shape and cast to x's dtype. In a graph, both x and value get gradients."""
+    index = backend_index(x, index)
+    xp = backend.get_array_module(x.data)
+    if not isinstance(value, Tensor):
+        value = Tensor(xp.asarray(value, dtype=x.dtype))  # a number, a list or an array: a constant
+    elif value.device != x.device:
+        raise RuntimeError(f"x[index] = value: value is on {value.device}, x on {x.device}; move it with .to()")
+
+    def write(array, v):
+        array[index] = v.data
+
+    return _in_place(x, "x[index] = value", lambda a, v: SetItem(index)(a, v), value, keep_category=False,
+                     write=write)

@@ -106,6 +106,25 @@ class Scatter(Function):
         return (GetItem(self.index).on(gy),)
 
 
+class SetItem(Function):
+    """y = x with v written at `index` (``x[index] = v``, v broadcast and cast to x's dtype);
+    dx = gy with zeros where v was written (those values of x are gone);  dv = gy[index].
+    """
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x, v):
+        y = x.copy()
+        y[self.index] = v
+        self.kept = backend.get_array_module(x).ones(x.shape, dtype=bool)  # a constant mask, not a value
+        self.kept[self.index] = False
+        return y
+
+    def backward(self, gy):
+        return either.where(self.kept, gy, 0), GetItem(self.index).on(gy)
+
+
 def _index_array(part, xp):
     """One part of an index: Tensors and lists become arrays; ints, slices, None, ... stay."""
     if isinstance(part, Tensor):
@@ -229,13 +248,16 @@ def expand(x, *sizes):
     return Expand(shape)(x)
 
 
-def getitem(x, index):
+def backend_index(x, index):
+    """An index of x (ints, slices, None, ..., lists, Tensors, or a tuple of them) in terms of arrays."""
     xp = backend.get_array_module(x.data)
     if isinstance(index, tuple):
-        index = tuple(_index_array(part, xp) for part in index)
-    else:
-        index = _index_array(index, xp)
-    return GetItem(index)(x)
+        return tuple(_index_array(part, xp) for part in index)
+    return _index_array(index, xp)
+
+
+def getitem(x, index):
+    return GetItem(backend_index(x, index))(x)
 
 
 def cat(tensors, dim=0):

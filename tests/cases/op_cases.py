@@ -10,6 +10,13 @@ import numpy as np
 import minitl as tl
 
 
+def assigned(a, index, v):
+    """``y[index] = v`` on y = a * 1, a graph tensor: item assignment as an op, with gradients to a and v."""
+    y = a * 1
+    y[index] = v
+    return y
+
+
 def normal(*shape):
     return lambda rng: rng.normal(size=shape)
 
@@ -138,6 +145,9 @@ OP_CASES = [
     ("index_array_and_slice", lambda a: a[:, INDEX_REPEATED], [normal(2, 3)]),
     ("index_tensor", lambda a: a[tl.tensor(INDEX_REPEATED)], [normal(3)]),
     ("index_bool_mask", lambda a: a[MASK], [normal(3, 4)]),
+    ("setitem_int_slice", lambda a, v: assigned(a, (slice(None), 1), v), [normal(3, 4), normal(3)]),
+    ("setitem_mask_broadcast", lambda a, v: assigned(a, MASK, v), [normal(3, 4), normal(1)]),
+    ("setitem_index_tensor", lambda a, v: assigned(a, tl.tensor([2, 0]), v), [normal(3, 2), normal(2)]),
     ("cat", lambda a, b: tl.cat([a, b, a], dim=1), [normal(2, 3), normal(2, 1)]),
     ("cat_negative_dim", lambda a, b: tl.cat([a, b], dim=-1), [normal(2, 3), normal(2, 2)]),
     ("stack", lambda a, b: tl.stack([a, b], dim=1), [normal(2, 3), normal(2, 3)]),
