@@ -103,7 +103,7 @@ def test_killed_saves_leave_one_temporary_at_most_and_a_whole_file(tmp_path):
         child.wait()
         assert load(path)["n"] == 1  # whatever was killed, the checkpoint is whole
         assert set(os.listdir(tmp_path)) <= {"ckpt.npz", ".ckpt.npz.partial"}
-    save({"n": 2}, path)  # reuses the temporary file and renames it away
+    save({"n": 2}, path)  # removes the temporary file and creates its own
     assert os.listdir(tmp_path) == ["ckpt.npz"] and load(path) == {"n": 2}
 
 

@@ -27,8 +27,9 @@ Saving is atomic (`minitl.io.atomic.replacing`): the archive is written to
 file it points to), flushed to disk, then renamed over the destination, so
 a crash leaves the old file or the new one, never half of one. A save killed
 midway leaves at most that one temporary file, which the next save to the
-same name reuses and renames away; concurrent saves to one name take turns.
-New files get the permissions the umask allows, as ``open`` gives.
+same name removes; concurrent saves to one name take turns. The temporary is
+created exclusively, never through a link planted at its name, and an
+existing checkpoint keeps its permissions (new files: what the umask allows).
 
 Loading never runs code and is bounded by the file: every member must be
 stored uncompressed and is read no further than its declared size, once,
