@@ -8,7 +8,11 @@
 """
 import os
 import stat
+import threading
+import time
 
+import minitl as tl
+from minitl import threads
 from minitl.io import load, save
 
 
@@ -36,3 +40,82 @@ def test_saving_over_a_private_checkpoint_keeps_it_private(tmp_path):
     os.chmod(path, 0o600)
     save({"n": 2}, path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and load(path) == {"n": 2}
+
+
+# -- 4. threads ------------------------------------------------------------------------------------------
+def run_in_thread(function):
+    errors = []
+
+    def guarded():
+        try:
+            function()
+        except BaseException as err:  # noqa: BLE001 -- reported by the test below
+            errors.append(err)
+    thread = threading.Thread(target=guarded)
+    thread.start()
+    return thread, errors
+
+
+def test_no_grad_in_one_thread_leaves_the_others_recording():
+    inside, done = threading.Event(), threading.Event()
+
+    def evaluate():
+        with tl.no_grad():
+            inside.set()
+            done.wait(5)
+    thread, errors = run_in_thread(evaluate)
+    inside.wait(5)
+    x = tl.ones(3, requires_grad=True)
+    assert tl.is_grad_enabled() and (x * 2).requires_grad
+    done.set()
+    thread.join()
+    assert not errors
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_leave_recording_on():
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with tl.no_grad():
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with tl.no_grad():
+            second_in.set()
+            first_out.wait(5)  # the first thread's block ends inside this one
+        assert tl.is_grad_enabled()
+    threads = [run_in_thread(first), run_in_thread(second)]
+    for thread, errors in threads:
+        thread.join()
+        assert not errors
+    assert tl.is_grad_enabled()  # with one switch for the process, the second block's exit left it off
+
+
+def test_each_new_thread_starts_recording():
+    seen = []
+    with tl.no_grad():
+        thread, _ = run_in_thread(lambda: seen.append(tl.is_grad_enabled()))
+        thread.join()
+    assert seen == [True]
+
+
+def test_set_num_threads_while_another_thread_computes():
+    before, stop = threads.get_num_threads(), threading.Event()
+    pieces = list(range(8))
+
+    def compute():
+        while not stop.is_set():
+            assert threads.parallel_map(lambda p: p * p, pieces) == [p * p for p in pieces]
+    worker, errors = run_in_thread(compute)
+    try:
+        for n in [2, 3, 4, 2] * 25:
+            threads.set_num_threads(n)
+            time.sleep(0.001)
+    finally:
+        stop.set()
+        worker.join()
+        threads.set_num_threads(before)
+    assert not errors, errors[:1]
