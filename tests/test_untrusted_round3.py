@@ -6,14 +6,23 @@
 4. grad mode is per thread, and set_num_threads never breaks another thread's work;
 5. the cases where the readers differed from torch.
 """
+import io
 import os
+import pathlib
 import stat
+import struct
 import threading
 import time
+import zipfile
+
+import numpy as np
+import pytest
 
 import minitl as tl
 from minitl import threads
-from minitl.io import load, save
+from minitl.io import CheckpointError, load, load_torch_checkpoint, save
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
 
 # -- 3. the temporary file of a save -------------------------------------------------------------------------
@@ -119,3 +128,44 @@ def test_set_num_threads_while_another_thread_computes():
         worker.join()
         threads.set_num_threads(before)
     assert not errors, errors[:1]
+
+
+# -- 1. overlapping zip entries ----------------------------------------------------------------------------
+def overlapping(data):
+    """The zip archive `data` with its first entry's declared size stretched over the second entry's bytes."""
+    data = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        first, second = sorted(archive.infolist(), key=lambda info: info.header_offset)[:2]
+    directory = data.index(b"PK\x01\x02")  # the central directory's records, from the first
+    while struct.unpack_from("<L", data, directory + 42)[0] != first.header_offset:
+        directory = data.index(b"PK\x01\x02", directory + 4)
+    size = second.header_offset + 64 - (first.header_offset + 30 + len(first.filename))
+    struct.pack_into("<LL", data, directory + 20, size, size)  # compressed and uncompressed sizes
+    return bytes(data)
+
+
+@pytest.mark.parametrize("make", ["npz", "minitl", "torch"])
+def test_overlapping_zip_entries_are_refused(tmp_path, make):
+    path = tmp_path / ("ckpt.pt" if make == "torch" else "ckpt.npz")
+    if make == "npz":
+        np.savez(path, a=np.zeros(100), b=np.ones(100))
+    elif make == "minitl":
+        save({"a": np.zeros(100), "b": np.ones(100)}, path)
+    else:
+        path.write_bytes((FIXTURES / "tensors_zip.pt").read_bytes())
+    path.write_bytes(overlapping(path.read_bytes()))
+    reader = load_torch_checkpoint if make == "torch" else load
+    with pytest.raises(CheckpointError, match="overlaps"):
+        reader(path)
+
+
+def test_an_entry_marked_as_a_directory_is_refused_by_tl_load(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        info = zipfile.ZipInfo("a.npy")
+        info.external_attr = 0x10  # MS-DOS directory bit, which torch's zip reader refuses to extract
+        buffer = io.BytesIO()
+        np.save(buffer, np.arange(3))
+        archive.writestr(info, buffer.getvalue())
+    with pytest.raises(CheckpointError, match="marked as a directory"):
+        load(path)

@@ -50,7 +50,6 @@ import numpy as np
 from minitl.io.checks import ZIP_MAGIC, CheckpointError, check_zip_directory, is_stored, read_entry, read_exactly, read_file
 from minitl.io.safe_pickle import Frozen, UnsafePickle, load, scan
 
-MSDOS_DIRECTORY = 0x10  # a zip entry's attribute bit that miniz (torch's zip reader) refuses to extract
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 STORAGE_DTYPES = {
@@ -59,6 +58,7 @@ STORAGE_DTYPES = {
     "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }
 CHECKPOINT_WRAPPERS = ("state_dict", "model_state_dict", "model")
+RECORDS = ("data.pkl", "byteorder", "version", ".data/version", ".format_version", ".storage_alignment")
 
 
 class StorageType(Frozen):
@@ -197,11 +197,10 @@ def _load_zip(file):
     if not all(name.startswith(prefix) for name in names):
         raise CheckpointError(f"an entry outside the folder {prefix[:80]} of the first")
     records = {name[len(prefix):]: _read_entry(archive, name, None) for name in names
-               if not name.startswith(prefix + "data/")}
+               if name[len(prefix):] in RECORDS}  # as torch, only the records it uses are read
     if "data.pkl" not in records:
         raise CheckpointError(f"a zip checkpoint holds {prefix}data.pkl, this one does not")
-    numbers = [name for name in ("version", ".data/version", ".format_version", ".storage_alignment")
-               if name in records]
+    numbers = [name for name in RECORDS[2:] if name in records]
     if not {"version", ".data/version"} & set(numbers) or not all(records[n].strip().isdigit() for n in numbers):
         raise CheckpointError("a zip checkpoint holds its format version as a decimal number (as torch checks)")
     byteorder = records.get("byteorder", b"little").decode("ascii", "replace")
@@ -238,8 +237,6 @@ def _read_entry(archive, name, nbytes):
         raise CheckpointError(f"the zip archive has no entry {name!r}") from None
     if not is_stored(info):
         raise CheckpointError(f"entry {name!r} is compressed (torch.save stores every entry uncompressed)")
-    if info.external_attr & MSDOS_DIRECTORY:
-        raise CheckpointError(f"entry {name!r} is marked as a directory")
     if nbytes is not None and info.file_size != nbytes:
         raise CheckpointError(f"entry {name!r} holds {info.file_size} bytes, its storage needs {nbytes}")
     return read_entry(archive, info)
