@@ -4,13 +4,17 @@
 2. readers stay within a small multiple of the file's size in memory;
 3. tl.save never writes through a planted link, and keeps a checkpoint's permissions;
 4. grad mode is per thread, and set_num_threads never breaks another thread's work;
-5. the cases where the readers differed from torch.
+5. the cases where the readers differed from torch;
+6. training checkpoints that resume bit for bit after a kill.
 """
+import importlib.util
 import io
 import os
 import pathlib
 import stat
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -169,3 +173,76 @@ def test_an_entry_marked_as_a_directory_is_refused_by_tl_load(tmp_path):
         archive.writestr(info, buffer.getvalue())
     with pytest.raises(CheckpointError, match="marked as a directory"):
         load(path)
+
+
+# -- 6. training checkpoints that resume ---------------------------------------------------------------------
+TRAINING = """
+import sys
+import numpy as np
+import minitl as tl
+from minitl import nn, optim
+from minitl.data import DataLoader, TensorDataset
+from minitl.lab.train import fit
+
+class Announced:  # a loader that says where training is, so the test can kill it mid-epoch
+    def __init__(self, loader):
+        self.loader, self.epoch = loader, 0
+    def __iter__(self):
+        self.epoch += 1
+        for step, batch in enumerate(self.loader):
+            print(self.epoch, step, flush=True)
+            yield batch
+
+def run(checkpoint=None, resume=None, announce=False):
+    tl.manual_seed(0)
+    rng = np.random.default_rng(0)
+    data = TensorDataset(rng.normal(size=(96, 6)).astype(np.float32), rng.integers(0, 3, 96))
+    loader = DataLoader(data, batch_size=8, shuffle=True)  # shuffled by minitl's shared generator
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.7)
+    history = fit(model, Announced(loader) if announce else loader, opt, epochs=4, scheduler=sched,
+                  checkpoint=checkpoint, resume=resume, progress=False)
+    return model.state_dict(), history
+
+if __name__ == "__main__":
+    if sys.argv[1] == "train":
+        run(checkpoint=sys.argv[2], announce=True)
+    else:
+        state, history = run(checkpoint=sys.argv[2], resume=sys.argv[2])
+        tl.save({"state": state, "history": history}, sys.argv[3])
+"""
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_bit_for_bit(tmp_path):
+    script, checkpoint, result = tmp_path / "training.py", tmp_path / "run.npz", tmp_path / "result.npz"
+    script.write_text(TRAINING)
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
+    child = subprocess.Popen([sys.executable, str(script), "train", str(checkpoint)], stdout=subprocess.PIPE,
+                             text=True, env=env)
+    for line in child.stdout:
+        if line.split() == ["3", "5"]:  # two epochs saved, the third half done
+            break
+    child.kill()
+    child.wait()
+    assert load(checkpoint)["epoch"] == 2
+    subprocess.run([sys.executable, str(script), "resume", str(checkpoint), str(result)], check=True, env=env)
+    spec = importlib.util.spec_from_file_location("training", script)
+    training = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(training)
+    state, history = training.run()  # the same run, never interrupted
+    resumed = load(result)
+    assert resumed["history"] == history and [record["epoch"] for record in history] == [1, 2, 3, 4]
+    assert resumed["state"].keys() == state.keys()
+    for name, array in state.items():
+        np.testing.assert_array_equal(resumed["state"][name], array, err_msg=name)
+
+
+def test_resuming_from_a_file_that_is_not_a_training_checkpoint_says_so(tmp_path):
+    from minitl import nn, optim
+    from minitl.lab.train import fit
+    model = nn.Linear(2, 2)
+    save(model.state_dict(), tmp_path / "weights.npz")
+    with pytest.raises(ValueError, match="not a training checkpoint written by fit"):
+        fit(model, [], optim.SGD(model.parameters(), lr=0.1), epochs=1, resume=tmp_path / "weights.npz",
+            progress=False)
