@@ -9,6 +9,7 @@
 """
 import importlib.util
 import io
+import json
 import os
 import pathlib
 import stat
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -246,3 +248,86 @@ def test_resuming_from_a_file_that_is_not_a_training_checkpoint_says_so(tmp_path
     with pytest.raises(ValueError, match="not a training checkpoint written by fit"):
         fit(model, [], optim.SGD(model.parameters(), lr=0.1), epochs=1, resume=tmp_path / "weights.npz",
             progress=False)
+
+
+# -- 2. memory within a small multiple of the file's size ------------------------------------------------------
+def minitl_file(path, value_json):
+    """A minitl checkpoint whose structure.json holds `value_json` and no arrays."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("structure.json", '{"format": "minitl", "version": 1, "object": ' + value_json + "}")
+    return path
+
+
+def peak_memory(function):
+    tracemalloc.start()
+    try:
+        function()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("item", ['{"list":[]}', '{"dict":[]}', '"ab"', "1e5"])
+def test_a_dense_minitl_structure_costs_at_most_16_times_its_file(tmp_path, item):
+    path = minitl_file(tmp_path / "dense.npz", '{"list":[' + ",".join([item] * 40_000) + "]}")
+    assert len(load(path)) == 40_000
+    assert peak_memory(lambda: load(path)) < 16 * os.path.getsize(path)  # was 24-28x
+
+
+@pytest.mark.parametrize("value", ["true", '"1"', "2"])
+def test_the_version_must_be_the_integer_1(tmp_path, value):
+    path = tmp_path / "ckpt.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("structure.json", '{"format": "minitl", "version": %s, "object": 1}' % value)
+    with pytest.raises(CheckpointError, match="does not describe a version-1 minitl checkpoint"):
+        load(path)
+
+
+@pytest.mark.parametrize("value", ['{"array": true}', '{"scalar": 0}'])
+def test_an_array_index_must_be_an_integer_and_a_scalar_0_d(tmp_path, value):
+    path = tmp_path / "ckpt.npz"
+    save({"a": np.zeros((2, 2)), "b": np.zeros((2, 2))}, path)  # arrays/0.npy and arrays/1.npy are 2-D
+    with zipfile.ZipFile(path) as archive:
+        arrays = {name: archive.read(name) for name in archive.namelist() if name != "structure.json"}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("structure.json", '{"format": "minitl", "version": 1, "object": %s}' % value)
+        for name, data in arrays.items():
+            archive.writestr(name, data)
+    with pytest.raises(CheckpointError, match="unknown form"):
+        load(path)
+
+
+def safetensors_bytes(header):
+    raw = json.dumps(header).encode()
+    return len(raw).to_bytes(8, "little") + raw
+
+
+F32 = {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}
+
+
+@pytest.mark.parametrize("metadata", [{"a": 1}, {"a": ["b"]}, {"a": {"b": "c"}}, ["a"]])
+def test_safetensors_metadata_must_map_strings_to_strings(tmp_path, metadata):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(safetensors_bytes({"__metadata__": metadata, "x": F32}))
+    with pytest.raises(CheckpointError, match="must map strings to strings|more JSON objects or arrays"):
+        load_torch_checkpoint(path)
+
+
+def test_bulky_safetensors_metadata_is_refused_before_it_is_parsed(tmp_path):
+    path = tmp_path / "bulky.safetensors"
+    path.write_bytes(safetensors_bytes({"__metadata__": {"a": [[]] * 200_000}, "x": F32}))
+    start = time.perf_counter()
+    with pytest.raises(CheckpointError, match="more JSON objects or arrays than its tensors need"):
+        load_torch_checkpoint(path)
+    assert time.perf_counter() - start < 0.5  # was 22 s and 1.16 GB for 45 MB
+
+
+def test_a_pickle_of_empty_sets_is_refused_before_it_is_built(tmp_path):
+    path = tmp_path / "sets.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02" + b"\x8f" * 500_000 + b".")  # 1-byte EMPTY_SETs
+        archive.writestr("archive/version", b"3")
+    used = peak_memory(lambda: pytest.raises(CheckpointError, load_torch_checkpoint, path))
+    assert used < 4 * os.path.getsize(path)  # unpickled, they would take 232 bytes each
+    with pytest.raises(CheckpointError, match="would build objects of over"):
+        load_torch_checkpoint(path)
