@@ -23,6 +23,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import torch_differences
 
 import minitl as tl
 from minitl import threads
@@ -331,3 +332,51 @@ def test_a_pickle_of_empty_sets_is_refused_before_it_is_built(tmp_path):
     assert used < 4 * os.path.getsize(path)  # unpickled, they would take 232 bytes each
     with pytest.raises(CheckpointError, match="would build objects of over"):
         load_torch_checkpoint(path)
+
+
+# -- 5. where the reader differed from torch ---------------------------------------------------------------
+def outcome(load_file, path):
+    """What a reader makes of `path`: name -> array, or "refused"."""
+    try:
+        return {key: np.asarray(value) for key, value in load_file(path).items()}
+    except Exception:  # noqa: BLE001 -- torch refuses with various types; minitl's type is checked below
+        return "refused"
+
+
+def recorded_outcomes():
+    with np.load(FIXTURES / "round3_expected.npz") as recorded:
+        outcomes = {}
+        for key in recorded.files:
+            name, _, tensor = key.partition("/")
+            if key.endswith(":refused"):
+                outcomes[key[:-len(":refused")]] = "refused"
+            else:
+                outcomes.setdefault(name, {})[tensor] = recorded[key]
+    return outcomes
+
+
+def assert_same_outcome(ours, theirs, name):
+    if theirs == "refused" or ours == "refused":
+        assert ours == theirs, f"{name}: minitl {ours if ours == 'refused' else 'reads it'}, torch {theirs}"
+        return
+    assert ours.keys() == theirs.keys(), name
+    for key in theirs:
+        assert ours[key].dtype == theirs[key].dtype and np.array_equal(ours[key], theirs[key]), f"{name}: {key}"
+
+
+@pytest.mark.parametrize("name", list(torch_differences.CASES))
+def test_the_reader_reads_what_torch_reads_and_refuses_what_it_refuses(tmp_path, name):
+    path = torch_differences.files(tmp_path)[name]
+    assert_same_outcome(outcome(load_torch_checkpoint, path), recorded_outcomes()[name], name)
+    if outcome(load_torch_checkpoint, path) == "refused":
+        with pytest.raises(CheckpointError):  # minitl's one error type, naming the file
+            load_torch_checkpoint(path)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(torch_differences.CASES))
+def test_the_recorded_outcomes_are_torchs(tmp_path, name):
+    torch = pytest.importorskip("torch")
+    path = torch_differences.files(tmp_path)[name]
+    live = outcome(lambda p: {k: v.numpy() for k, v in torch.load(p, weights_only=True).items()}, path)
+    assert_same_outcome(live, recorded_outcomes()[name], name)

@@ -114,7 +114,9 @@ class _AllowListUnpickler(pickle.Unpickler):
                                f"{sorted(f'{m}.{n}' for m, n in self.allowed)} may appear "
                                "(this file could run code if unpickled normally)")
         found = self.allowed[(module, name)]
-        return found if isinstance(found, Frozen) else Allowed(found)
+        if isinstance(found, Frozen) or isinstance(found, type) and hasattr(found, "__setstate__"):
+            return found  # cannot be changed by BUILD: a Frozen object, or a class guarding its state itself
+        return Allowed(found)
 
     def persistent_load(self, pid):
         if self.load_persistent_id is None:

@@ -85,6 +85,19 @@ class StorageRef(Frozen):
             object.__setattr__(self, attribute, value)
 
 
+class StateDict(collections.OrderedDict):
+    """collections.OrderedDict as a pickle may build it, as torch's reader allows: called (REDUCE) or
+    made with NEWOBJ, and given attributes by BUILD with a dict (a state dict's ``_metadata``); BUILD
+    with any other state (a slot-state tuple) is refused, as torch refuses it."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        if type(state) is not dict:
+            raise UnsafePickle(f"refused to set an OrderedDict's state from a {type(state).__name__} (BUILD)")
+        self.__dict__.update(state)
+
+
 class TensorRef(Frozen):
     """What the pickle asked to rebuild: a strided view of a storage."""
 
@@ -141,7 +154,7 @@ ALLOWED_GLOBALS = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "OrderedDict"): StateDict,
     **{("torch", name): StorageType(name) for name in STORAGE_DTYPES},
 }
 
@@ -212,19 +225,15 @@ def _load_zip(file):
         _, storage_type, key, _location, numel = pid
         return StorageRef(storage_type, key, numel)
 
-    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
-    storages = {}  # key -> (StorageRef that first named it, its array)
+    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id, encoding="utf-8", opcodes=TORCH_OPCODES)
+    storages = {}  # key -> its array, read when a tensor first names it
 
     def to_array(ref):
         storage = ref.storage
-        if storage.key not in storages:
-            nbytes = storage.numel * storage.type.itemsize
-            data = _read_entry(archive, f"{prefix}data/{storage.key}", nbytes)
-            storages[storage.key] = storage, _storage_array(data, storage.type, byteorder)
-        first, array = storages[storage.key]
-        if (first.type, first.numel) != (storage.type, storage.numel):
-            raise CheckpointError(f"storage {storage.key!r} is named with two types or sizes")
-        return _tensor_view(ref, array)
+        if storage.key not in storages:  # named again with another type or size: torch keeps the first
+            data = _read_entry(archive, f"{prefix}data/{storage.key}", storage.numel * storage.type.itemsize)
+            storages[storage.key] = _storage_array(data, storage.type, byteorder)
+        return _tensor_view(ref, storages[storage.key])
 
     return obj, to_array
 
@@ -250,15 +259,15 @@ def _load_legacy(file):
         start = file.tell()
         end = scan(file, TORCH_OPCODES)
         file.seek(start)
-        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
+        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id, encoding="utf-8",
+                    opcodes=TORCH_OPCODES)
 
     if next_pickle() != LEGACY_MAGIC:
         raise CheckpointError("not a PyTorch checkpoint (not a zip archive, and no legacy magic number)")
     if next_pickle() != LEGACY_PROTOCOL_VERSION:
         raise CheckpointError("unsupported legacy protocol version")
-    sys_info = next_pickle()
-    little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
-    byteorder = "little" if little_endian else "big"
+    next_pickle()  # system info: its "little_endian" is ignored, as torch ignores it (storages are little-endian)
+    byteorder = "little"
     roots = {}  # key -> StorageRef of the whole storage
 
     def storage_from_id(pid):
@@ -333,5 +342,6 @@ def _tensor_view(ref, storage):
     if last >= len(storage):
         raise CheckpointError(f"a tensor of size {ref.size}, stride {ref.stride} and offset {ref.offset} reaches "
                               f"element {last} of a storage of {len(storage)} elements")
-    return np.lib.stride_tricks.as_strided(storage[ref.offset:], shape=ref.size,
-                                           strides=[s * storage.itemsize for s in ref.stride])
+    return np.lib.stride_tricks.as_strided(storage[ref.offset:], shape=ref.size,  # a size-1 dimension's stride
+                                           strides=[0 if n == 1 else s * storage.itemsize  # is never used (torch
+                                                    for n, s in zip(ref.size, ref.stride)])  # accepts any)
