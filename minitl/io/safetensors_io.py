@@ -48,10 +48,10 @@ def load_safetensors(path):
 
 
 def _refuse_repeated_names(pairs):
-    names = [name for name, _ in pairs]
-    if len(set(names)) != len(names):
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):  # a name given twice
         raise CheckpointError("the header names a tensor twice")
-    return dict(pairs)
+    return mapping
 
 
 def _parse(data):
