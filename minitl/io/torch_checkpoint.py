@@ -273,9 +273,8 @@ def _load_legacy(file):
     def storage_from_id(pid):
         _check_pid(pid, 6)
         _, storage_type, key, _location, numel, view = pid
-        root = roots.setdefault(key, StorageRef(storage_type, key, numel))
-        if (root.type, root.numel) != (storage_type, numel):
-            raise CheckpointError(f"storage {key!r} is named with two types or sizes")
+        root = roots.setdefault(key, StorageRef(storage_type, key, numel))  # named again: torch keeps the first
+        storage_type, numel = root.type, root.numel
         if view is None:
             return root
         if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str)
