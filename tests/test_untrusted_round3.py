@@ -380,3 +380,20 @@ def test_the_recorded_outcomes_are_torchs(tmp_path, name):
     path = torch_differences.files(tmp_path)[name]
     live = outcome(lambda p: {k: v.numpy() for k, v in torch.load(p, weights_only=True).items()}, path)
     assert_same_outcome(live, recorded_outcomes()[name], name)
+
+
+def test_a_resumed_run_records_the_same_statistics(tmp_path):
+    from minitl import nn, optim
+    from minitl.lab.train import fit
+
+    def run(epochs, **options):
+        tl.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        rng = np.random.default_rng(0)
+        data = [(tl.tensor(rng.normal(size=(5, 4)).astype(np.float32)), tl.tensor(rng.integers(0, 2, 5)))
+                for _ in range(5)]
+        return fit(model, data, optim.Adam(model.parameters(), lr=0.01), epochs=epochs, record_stats=3,
+                   progress=False, **options)
+    run(2, checkpoint=tmp_path / "run.npz")
+    resumed = run(3, resume=tmp_path / "run.npz")
+    assert resumed == run(3)  # every 3rd step of the whole run: steps 0, 3, ..., 12, in the same epochs

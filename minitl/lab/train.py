@@ -26,7 +26,7 @@ Checkpoints resume. With ``checkpoint=path`` every epoch ends by writing the
 whole training state, atomically (``minitl.save``: a kill leaves the last
 epoch's file whole):
 
-    {"epoch": 3, "model": ..., "optimizer": ..., "scheduler": ... or None,
+    {"epoch": 3, "steps": 240, "model": ..., "optimizer": ..., "scheduler": ... or None,
      "rng": [minitl's shared generator, the loader's own], "history": [...]}
 
 and ``fit(..., resume=path)`` restores all of it and trains from the next
@@ -106,17 +106,17 @@ def _generators(loader):
                                    if generator is not None]
 
 
-def _training_state(epoch, model, optimizer, scheduler, loader, history):
+def _training_state(epoch, steps, model, optimizer, scheduler, loader, history):
     """Everything an epoch's end leaves that the next epochs depend on (see the module docstring)."""
-    return {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+    return {"epoch": epoch, "steps": steps, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "rng": [generator.bit_generator.state for generator in _generators(loader)], "history": history}
 
 
 def _resume(path, model, optimizer, scheduler, loader):
-    """Restore the training state saved at `path` by fit; return (its epoch, its history)."""
+    """Restore the training state saved at `path` by fit; return (its epoch, its steps, its history)."""
     state = load(path)
-    if not (isinstance(state, dict) and {"epoch", "model", "optimizer", "scheduler", "rng", "history"} <= set(state)):
+    if not (isinstance(state, dict) and {"epoch", "steps", "model", "optimizer", "scheduler", "rng", "history"} <= set(state)):
         raise ValueError(f"fit: {path} is not a training checkpoint written by fit(checkpoint=...)")
     if (state["scheduler"] is None) != (scheduler is None):
         raise ValueError(f"fit: {path} was written {'without' if state['scheduler'] is None else 'with'} a "
@@ -131,7 +131,7 @@ def _resume(path, model, optimizer, scheduler, loader):
         scheduler.load_state_dict(state["scheduler"])
     for generator, saved in zip(generators, state["rng"]):
         generator.bit_generator.state = saved
-    return state["epoch"], list(state["history"])
+    return state["epoch"], state["steps"], list(state["history"])
 
 
 def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=None, scheduler=None,
@@ -148,7 +148,9 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
     "stats" in each epoch's dict (see ``minitl.lab.monitor``).
     """
     recorder = StatsRecorder(model, every=record_stats) if record_stats else None
-    done, history = _resume(resume, model, optimizer, scheduler, loader) if resume is not None else (0, [])
+    done, steps, history = _resume(resume, model, optimizer, scheduler, loader) if resume else (0, 0, [])
+    if recorder is not None:
+        recorder.steps = steps  # records every N-th step of the whole run, resumed or not
     for epoch in range(done + 1, epochs + 1):
         model.train()
         total_loss, correct, count = 0.0, 0, 0
@@ -166,6 +168,7 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            steps += 1
             if recorder is not None:
                 recorder.after_step(value)
             total_loss += value * len(labels)
@@ -191,7 +194,7 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
             scheduler.step()
         history.append(record)
         if checkpoint is not None:
-            save(_training_state(epoch, model, optimizer, scheduler, loader, history), checkpoint)
+            save(_training_state(epoch, steps, model, optimizer, scheduler, loader, history), checkpoint)
     return history
 
 
