@@ -4,15 +4,26 @@ Each works as a context manager (``with tl.no_grad():``) and as a function
 decorator, with or without parentheses (``@tl.no_grad`` and
 ``@tl.no_grad()``), as in PyTorch. ``inference_mode`` is ``no_grad`` under
 PyTorch's other name: minitl has no separate, cheaper inference tensors.
+
+The switch is one per thread, as in PyTorch: every thread starts with
+recording on, and a thread's ``no_grad`` changes only that thread (a data
+loader's or a server's threads cannot switch another thread's recording
+off, nor leave it off when their blocks overlap).
 """
 import functools
+import threading
 
-_enabled = True
+
+class _Switch(threading.local):
+    enabled = True  # each thread's own value, True until that thread changes it
+
+
+_switch = _Switch()
 
 
 def is_grad_enabled():
-    """True when operations on tensors are being recorded for backward."""
-    return _enabled
+    """True when operations on tensors are being recorded for backward (in this thread)."""
+    return _switch.enabled
 
 
 class _GradMode:
@@ -22,13 +33,11 @@ class _GradMode:
         self.enabled = enabled
 
     def __enter__(self):
-        global _enabled
-        self.previous, _enabled = _enabled, self.enabled
+        self.previous, _switch.enabled = _switch.enabled, self.enabled
         return self
 
     def __exit__(self, *exc_info):
-        global _enabled
-        _enabled = self.previous
+        _switch.enabled = self.previous
 
     def __call__(self, function):
         @functools.wraps(function)
@@ -61,14 +70,12 @@ class set_grad_enabled(_GradMode):
     """Switch recording on or off now; as a context or decorator, switch back afterwards (as in PyTorch)."""
 
     def __init__(self, mode):
-        global _enabled
         super().__init__(bool(mode))
-        self.previous, _enabled = _enabled, self.enabled
+        self.previous, _switch.enabled = _switch.enabled, self.enabled
 
     def __enter__(self):
         return self
 
     def __call__(self, function):
-        global _enabled
-        _enabled = self.previous  # as a decorator it acts only while the function runs
+        _switch.enabled = self.previous  # as a decorator it acts only while the function runs
         return super().__call__(function)

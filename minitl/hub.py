@@ -8,7 +8,7 @@ Where a file is looked for, in order:
   3. the file's original public URL: downloaded with a progress bar into a
      temporary file beside the cached name, checked against its SHA-256, then
      renamed into the cache (``minitl.io.atomic``: an interrupted download
-     leaves at most one ``.<name>.partial``, reused by the next one).
+     leaves at most one ``.<name>.partial``, removed by the next one).
 
 A checksum is the full SHA-256, or (as torch.hub does for files named
 ``name-<hash prefix>.ext``) its first hex digits.

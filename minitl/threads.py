@@ -67,17 +67,19 @@ def get_num_threads():
 def set_num_threads(n):
     """Compute with `n` threads, as ``torch.set_num_threads``; BLAS runs one thread in each.
 
-    ``set_num_threads(1)`` runs everything on the calling thread.
+    ``set_num_threads(1)`` runs everything on the calling thread. Safe while
+    other threads compute: a parallel call already under way finishes on the
+    pool it started with, which then closes; later calls use the new count.
     """
     global _num_threads, _pool
     if isinstance(n, bool) or not isinstance(n, int):  # torch's errors, word for word
         raise RuntimeError(f"set_num_threads expects an int, but got {type(n).__name__}")
     if n < 1:
         raise RuntimeError("set_num_threads expects a positive integer")
-    if _pool is not None:
-        _pool.shutdown(wait=True)
-        _pool = None
-    _num_threads = n
+    with _pool_lock:  # never between another thread's taking the pool and giving it its pieces
+        old, _pool, _num_threads = _pool, None, n
+    if old is not None:
+        old.shutdown(wait=False)  # the pieces already given to it still run; then its threads end
     _hold_blas()
 
 
@@ -99,13 +101,17 @@ def _hold_blas():
     threadpool_limits(limits=1, user_api="blas")  # applied now; kept until the process ends
 
 
-def _workers():
-    """The pool of helper threads (one fewer than the thread count: the caller works too)."""
+def _start_helpers(work, pieces):
+    """`work` started on min(threads, pieces) - 1 helper threads of the pool (one fewer than the thread
+    count: the caller works too); their futures. Under the pool's lock: two user threads computing at once
+    make one pool, and set_num_threads cannot close it before it has the pieces."""
     global _pool
-    with _pool_lock:  # two user threads computing at once must not make two pools
+    with _pool_lock:
+        if _num_threads == 1:
+            return []
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="minitl")
-        return _pool
+        return [_pool.submit(work) for _ in range(min(_num_threads, pieces) - 1)]
 
 
 def _forget_pool_in_child():
@@ -140,8 +146,7 @@ def parallel_map(function, pieces):
         finally:
             _local.busy = False
 
-    pool = _workers()
-    helpers = [pool.submit(work) for _ in range(min(_num_threads, len(pieces)) - 1)]
+    helpers = _start_helpers(work, len(pieces))
     try:
         work()
     finally:

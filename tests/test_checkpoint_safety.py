@@ -166,9 +166,11 @@ def test_shared_lists_and_deep_nesting_cost_linear_time(tmp_path):
     for depth in range(1, 40):  # L_d = [L_{d-1}, L_{d-1}]: 2**40 paths when walked as a tree
         dag += b"](" + memo(b"j", depth - 1) * 2 + b"e" + memo(b"r", depth)  # EMPTY_LIST MARK .. APPENDS
     dag += b"e"
-    deep = b"]" * 100_000 + b"a" * 99_999  # a list nested 100,000 deep: EMPTY_LISTs, then APPENDs
+    deep = b"]" * 10_000 + b"a" * 9_999  # a list nested 10,000 deep: EMPTY_LISTs, then APPENDs
     path = write(tmp_path / "nested.pt", {"w": floats(), "dag": dag, "deep": deep}, "zip")
     assert load_torch_checkpoint(path)["w"].tolist() == [0, 1, 2, 3, 4, 5]  # the other entries are not tensors
+    deeper = b"]" * 100_000 + b"a" * 99_999  # 2 bytes a list of 88 bytes: over the memory bound (32 x the pickle)
+    refused(write(tmp_path / "deeper.pt", {"w": floats(), "deep": deeper}, "zip"), "would build objects of over")
 
 
 def test_zip_entries_must_be_exact_unique_and_stored(tmp_path):

@@ -103,7 +103,7 @@ def test_killed_saves_leave_one_temporary_at_most_and_a_whole_file(tmp_path):
         child.wait()
         assert load(path)["n"] == 1  # whatever was killed, the checkpoint is whole
         assert set(os.listdir(tmp_path)) <= {"ckpt.npz", ".ckpt.npz.partial"}
-    save({"n": 2}, path)  # reuses the temporary file and renames it away
+    save({"n": 2}, path)  # removes the temporary file and creates its own
     assert os.listdir(tmp_path) == ["ckpt.npz"] and load(path) == {"n": 2}
 
 
@@ -324,7 +324,7 @@ def test_safetensors_bfloat16_and_every_malformed_header(tmp_path):
         "beyond the data": ({"x": {**f32, "data_offsets": [8, 16]}}, b"\0" * 8, r"bytes \[8, 16\)"),
         "overlap": ({"x": f32, "y": f32}, b"\0" * 8, "gap or overlap"),
         "trailing bytes": ({"x": f32}, b"\0" * 12, "4 bytes after the last tensor"),
-        "deep json": (b"[" * 100_000 + b"]" * 100_000, b"", "RecursionError"),
+        "deep json": (b"[" * 100_000 + b"]" * 100_000, b"", "more JSON objects or arrays than its tensors need"),
         "a terabyte tensor": ({"x": {**f32, "shape": [2 ** 40], "data_offsets": [0, 2 ** 42]}}, b"", "bytes"),
         "too short": (None, None, "shorter than the 8-byte header length"),
     }

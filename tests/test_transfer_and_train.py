@@ -128,7 +128,7 @@ def test_fit_learns_and_records_history(tmp_path):
     assert [r["lr"] for r in history] == [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
     assert history[-1]["loss"] < history[0]["loss"] and history[-1]["accuracy"] >= 0.95
     assert history[-1]["val_accuracy"] >= 0.9 and model.training
-    saved = tl.load(tmp_path / "ckpt.npz")
+    saved = tl.load(tmp_path / "ckpt.npz")["model"]
     np.testing.assert_array_equal(saved["2.bias"], model.state_dict()["2.bias"])
     loss, accuracy = evaluate(model, val)
     assert accuracy == history[-1]["val_accuracy"] and loss == pytest.approx(history[-1]["val_loss"])
@@ -176,7 +176,7 @@ def test_a_non_finite_input_batch_is_named_and_batchnorm_statistics_are_restored
     for name in ("1.running_mean", "1.running_var"):
         assert np.isfinite(state[name]).all(), name
     assert state["1.num_batches_tracked"] == good["1.num_batches_tracked"] + 2  # the two good steps count
-    np.testing.assert_array_equal(tl.load(tmp_path / "ckpt.npz")["1.running_var"], good["1.running_var"])
+    np.testing.assert_array_equal(tl.load(tmp_path / "ckpt.npz")["model"]["1.running_var"], good["1.running_var"])
 
 
 def test_huge_inputs_that_overflow_the_running_statistics_never_reach_the_checkpoint(tmp_path):
@@ -185,13 +185,13 @@ def test_huge_inputs_that_overflow_the_running_statistics_never_reach_the_checkp
     opt = optim.SGD(model.parameters(), lr=0.1)
     data = batches()
     fit(model, data, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
-    saved = tl.load(tmp_path / "ckpt.npz")
+    saved = tl.load(tmp_path / "ckpt.npz")["model"]
     huge = [(tl.tensor((data[0][0].numpy() * 1e20).astype(np.float32)), data[0][1])]  # squares overflow float32
     with np.errstate(over="ignore", invalid="ignore"), pytest.raises(
             TrainingDiverged, match=r"step 0: 0.running_var became NaN or infinite .*restored"):
         fit(model, huge, opt, epochs=1, checkpoint=tmp_path / "ckpt.npz", progress=False)
     np.testing.assert_array_equal(model.state_dict()["0.running_var"], saved["0.running_var"])
-    np.testing.assert_array_equal(tl.load(tmp_path / "ckpt.npz")["0.running_var"], saved["0.running_var"])
+    np.testing.assert_array_equal(tl.load(tmp_path / "ckpt.npz")["model"]["0.running_var"], saved["0.running_var"])
 
 
 def test_a_nan_validation_loss_or_non_finite_weights_keep_the_last_good_checkpoint(tmp_path):
@@ -199,7 +199,7 @@ def test_a_nan_validation_loss_or_non_finite_weights_keep_the_last_good_checkpoi
     opt = optim.SGD(model.parameters(), lr=0.1)
     path = tmp_path / "ckpt.npz"
     fit(model, batches(), opt, epochs=1, checkpoint=path, progress=False)
-    saved = tl.load(path)
+    saved = tl.load(path)["model"]
     nan_val = [(tl.tensor(np.full((4, 6), np.nan), dtype=tl.float32), tl.tensor(np.zeros(4, np.int64)))]
     with np.errstate(invalid="ignore"), pytest.raises(
             TrainingDiverged, match=f"the validation loss is nan after epoch 1; {path} keeps the last good epoch"):
@@ -211,5 +211,5 @@ def test_a_nan_validation_loss_or_non_finite_weights_keep_the_last_good_checkpoi
     opt.step = poison_weights
     with pytest.raises(TrainingDiverged, match=f"after epoch 1, 0.weight hold NaN or inf; not saved: {path} keeps"):
         fit(model, batches()[:1], opt, epochs=1, checkpoint=path, progress=False)
-    for name, value in tl.load(path).items():
+    for name, value in tl.load(path)["model"].items():
         np.testing.assert_array_equal(value, saved[name], err_msg=f"{name}: a later epoch was saved")

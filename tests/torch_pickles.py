@@ -53,10 +53,11 @@ def write_zip(path, data_pkl, storages, extra=()):
             archive.writestr(name, raw)
 
 
-def write_legacy(path, object_pickle, storages):
-    """A legacy checkpoint: `storages` maps key -> (element count, raw bytes), written in that order."""
+def write_legacy(path, object_pickle, storages, little_endian=True):
+    """A legacy checkpoint: `storages` maps key -> (element count, raw bytes), written in that order;
+    `little_endian` is what its system info says."""
     parts = [pickle.dumps(LEGACY_MAGIC, protocol=2), pickle.dumps(1001, protocol=2),
-             pickle.dumps({"protocol_version": 1001, "little_endian": True}, protocol=2), object_pickle,
+             pickle.dumps({"protocol_version": 1001, "little_endian": little_endian}, protocol=2), object_pickle,
              pickle.dumps(list(storages), protocol=2)]
     parts += [struct.pack("<q", numel) + raw for numel, raw in storages.values()]
     path.write_bytes(b"".join(parts))

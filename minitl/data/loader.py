@@ -33,7 +33,7 @@ class DataLoader:
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         self.device = backend.normalize_device(device)
         backend.module_for(self.device)  # a 'cuda' loader without CuPy or a GPU fails now, not at its first batch
-        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self.generator = np.random.default_rng(seed) if seed is not None else None  # its own, when seeded
 
     def __len__(self):
         count = len(self.dataset) / self.batch_size
@@ -42,7 +42,7 @@ class DataLoader:
     def __iter__(self):
         size = len(self.dataset)
         if self.shuffle:
-            order = (self._rng or random.generator()).permutation(size)
+            order = (self.generator or random.generator()).permutation(size)
         else:
             order = np.arange(size)
         for batch in range(len(self)):

@@ -89,6 +89,22 @@ def check_zip_directory(file, archive):
     for info in archive.infolist():
         if info.volume or info.flag_bits & ZIP_UNSUPPORTED_FLAGS:
             raise CheckpointError(f"entry {info.filename[:80]!r} is on another disk, encrypted or masked")
+    _refuse_overlaps(archive.infolist(), directory_offset)
+
+
+def _refuse_overlaps(infos, directory_offset):
+    """Refuse entries whose bytes overlap another's or the directory (Python 3.13's zipfile checks this,
+    3.11's and 3.12's do not): otherwise one block of the file, listed as N entries, is read N times, and
+    a reader's memory and time grow with N x the file's size."""
+    end = 0
+    for info in sorted(infos, key=lambda info: info.header_offset):
+        if info.header_offset < end:
+            raise CheckpointError(f"entry {info.filename[:80]!r} overlaps the entry before it (a zip bomb?)")
+        # the local header is at least 30 bytes and the name; its extra field may add more
+        name = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")  # as it was decoded
+        end = info.header_offset + 30 + len(name) + info.compress_size
+    if end > directory_offset:
+        raise CheckpointError("the last zip entry overlaps the zip directory")
 
 
 def is_stored(info):
@@ -96,8 +112,14 @@ def is_stored(info):
     return info.compress_type == zipfile.ZIP_STORED and info.file_size == info.compress_size
 
 
+MSDOS_DIRECTORY = 0x10  # a zip entry's attribute bit that miniz (torch's zip reader) refuses to extract
+
+
 def read_entry(archive, info):
-    """The bytes of zip entry `info`, exactly its declared size (and its CRC checked)."""
+    """The bytes of zip entry `info`, exactly its declared size (and its CRC checked); an entry marked as
+    a directory is refused, as torch's zip reader refuses it."""
+    if info.external_attr & MSDOS_DIRECTORY or info.is_dir():
+        raise CheckpointError(f"entry {info.filename[:80]!r} is marked as a directory")
     with archive.open(info) as entry:
         return read_exactly(entry, info.file_size, info.filename)
 

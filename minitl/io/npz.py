@@ -27,14 +27,17 @@ Saving is atomic (`minitl.io.atomic.replacing`): the archive is written to
 file it points to), flushed to disk, then renamed over the destination, so
 a crash leaves the old file or the new one, never half of one. A save killed
 midway leaves at most that one temporary file, which the next save to the
-same name reuses and renames away; concurrent saves to one name take turns.
-New files get the permissions the umask allows, as ``open`` gives.
+same name removes; concurrent saves to one name take turns. The temporary is
+created exclusively, never through a link planted at its name, and an
+existing checkpoint keeps its permissions (new files: what the umask allows).
 
 Loading never runs code and is bounded by the file: every member must be
 stored uncompressed and is read no further than its declared size, once,
-into the buffer its array views (peak memory: the file's size plus a
-constant); a .npy header must announce exactly the bytes that follow it,
-with a numeric dtype; any malformed file raises `CheckpointError` naming it.
+into the buffer its array views (the arrays cost their file's bytes); a .npy
+header must announce exactly the bytes that follow it, with a numeric dtype;
+structure.json is parsed into compact `_Node`s and decoded in place, so it
+costs at most about 13 times its bytes (docs/checkpoints.md, "What a reader
+guarantees"); any malformed file raises `CheckpointError` naming it.
 """
 import io
 import json
@@ -122,12 +125,13 @@ def _load(file):
     expected = {STRUCTURE} | {f"arrays/{index}.npy" for index in range(len(names) - 1)}
     if set(names) != expected:
         raise CheckpointError(f"expected {STRUCTURE} and arrays/0.npy ... arrays/{len(names) - 2}.npy")
-    structure = json.loads(_read_member(archive, STRUCTURE).decode("utf-8"))
-    if not (isinstance(structure, dict) and structure.get("format") == "minitl" and structure.get("version") == 1
-            and "object" in structure):
+    structure = json.loads(_read_member(archive, STRUCTURE).decode("utf-8"), object_pairs_hook=_Node)
+    header = structure.pairs() if isinstance(structure, _Node) else []
+    if [key for key, _ in header] != ["format", "version", "object"] or header[0][1] != "minitl" \
+            or type(header[1][1]) is not int or header[1][1] != 1:
         raise CheckpointError(f"{STRUCTURE} does not describe a version-1 minitl checkpoint")
     arrays = [_read_npy(archive, f"arrays/{index}.npy") for index in range(len(names) - 1)]
-    return _decode(structure["object"], arrays, 0)
+    return _decode(header[2][1], arrays, 0)
 
 
 def _read_member(archive, name):
@@ -161,23 +165,47 @@ def _read_npy(archive, name):
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
+class _Node:
+    """A JSON object as parsed, before `_decode`: its first key and value and any other pairs, in a 56-byte
+    object where a dict would take 184 bytes and more, so that a structure of many small objects costs a
+    small multiple of its bytes (see "What a reader guarantees" in docs/checkpoints.md)."""
+
+    __slots__ = ("key", "rest", "value")
+
+    def __init__(self, pairs):
+        (self.key, self.value), self.rest = pairs[0] if pairs else (None, None), pairs[1:] or None
+
+    def pairs(self):
+        return [(self.key, self.value)] + (self.rest or []) if self.key is not None else []
+
+
 def _decode(node, arrays, depth):
+    """The value JSON `node` describes. Lists are decoded in place, each item replaced by its value as it
+    is decoded, so the parsed form and the decoded one are never both held whole."""
     if depth > MAX_DEPTH:
         raise CheckpointError(f"nested deeper than {MAX_DEPTH} levels")
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
-    if isinstance(node, dict) and len(node) == 1:
-        ((tag, content),) = node.items()
-        if tag in ("array", "scalar") and isinstance(content, int) and 0 <= content < len(arrays):
-            return arrays[content] if tag == "array" else arrays[content][()]
-        if tag in ("list", "tuple") and isinstance(content, list):
-            items = [_decode(item, arrays, depth + 1) for item in content]
-            return items if tag == "list" else tuple(items)
-        if tag == "dict" and isinstance(content, list) and all(
-                isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, int))
+    if isinstance(node, _Node) and node.rest is None and node.key is not None:
+        tag, content = node.key, node.value
+        index = content if type(content) is int and 0 <= content < len(arrays) else None
+        if tag == "array" and index is not None:
+            return arrays[index]
+        if tag == "scalar" and index is not None and arrays[index].ndim == 0:
+            return arrays[index][()]
+        if tag in ("list", "tuple") and type(content) is list:
+            for position, item in enumerate(content):
+                content[position] = _decode(item, arrays, depth + 1)
+            return content if tag == "list" else tuple(content)
+        if tag == "dict" and type(content) is list and all(
+                type(pair) is list and len(pair) == 2 and isinstance(pair[0], (str, int))
                 and not isinstance(pair[0], bool) for pair in content):
-            decoded = {key: _decode(value, arrays, depth + 1) for key, value in content}
-            if len(decoded) != len(content):
-                raise CheckpointError(f"{STRUCTURE} holds a dict with a repeated key")
+            decoded = {}
+            for position, (key, value) in enumerate(content):
+                content[position] = None  # the pair is freed as its entry is made
+                if key in decoded:
+                    raise CheckpointError(f"{STRUCTURE} holds a dict with a repeated key")
+                decoded[key] = _decode(value, arrays, depth + 1)
             return decoded
-    raise CheckpointError(f"{STRUCTURE} holds a value of an unknown form ({type(node).__name__})")
+    kind = "object" if isinstance(node, _Node) else type(node).__name__
+    raise CheckpointError(f"{STRUCTURE} holds a value of an unknown form (a JSON {kind})")

@@ -13,11 +13,14 @@ Two dangers, two defences:
   first scanned, opcode by opcode, with `pickletools.genops` (pure Python,
   reading only what is there): every length must fit in the bytes that
   follow it, every memo index must be smaller than the number of opcodes
-  seen so far, and the stream must end with STOP. Only then does the fast C
-  unpickler run. After the scan, its memory is bounded by a constant times
-  the pickle's length (each opcode pushes, stores or appends at most one
-  object), and its time is linear in it: the C unpickler builds nested
-  containers iteratively and shares repeated objects through the memo.
+  seen so far, and the stream must end with STOP. Each opcode pushes,
+  stores or appends at most one object, but a 1-byte opcode can make a
+  232-byte one (EMPTY_SET): so the scan also adds up what each opcode can
+  cost (`COSTS`, or `DEFAULT_COST`, plus its argument's bytes) and refuses a
+  pickle whose total is over `MEMORY_FACTOR` times its length plus
+  `MEMORY_SLACK`. Only then does the fast C unpickler run, in memory bounded
+  by that total and time linear in the length: it builds nested containers
+  iteratively and shares repeated objects through the memo.
 
 The scan is simpler and faster than a pure-Python unpickler (the one torch
 uses for ``weights_only``), and it leaves CPython's well-tested opcode
@@ -28,6 +31,17 @@ import pickle
 import pickletools
 
 _MEMO_STORES = {"PUT", "BINPUT", "LONG_BINPUT"}
+# Bytes an opcode's object can take at most, a stack or memo slot included (CPython 3.11-3.13, 64-bit),
+# besides its argument's bytes: an empty set is 216 bytes, an empty dict 64, a new int 32 and its slot 8,
+# an object an allowed callable returns (OrderedDict, a tensor's stand-in) under 128; SETITEM and APPEND
+# count a container's growth. Every other opcode pushes a reference or a cached object (a small int,
+# None, the empty tuple) or marks the stack: DEFAULT_COST.
+COSTS = {"EMPTY_SET": 232, "EMPTY_DICT": 72, "EMPTY_LIST": 64, "REDUCE": 128, "NEWOBJ": 128, "BUILD": 128,
+         "BINPERSID": 128, "GLOBAL": 64, "SETITEM": 64, "SETITEMS": 64, "APPEND": 16, "APPENDS": 16,
+         "TUPLE": 56, "TUPLE1": 64, "TUPLE2": 72, "TUPLE3": 80, "BININT": 40, "BININT2": 40, "LONG1": 40,
+         "BINFLOAT": 32, "BINUNICODE": 80, "SHORT_BINSTRING": 48}
+DEFAULT_COST = 16
+MEMORY_FACTOR, MEMORY_SLACK = 32, 1 << 20  # a pickle of N bytes may cost 32 N + 1 MiB
 
 
 class UnsafePickle(ValueError):
@@ -68,9 +82,13 @@ def scan(stream, opcodes=None):
     start = stream.tell()
     size = stream.seek(0, io.SEEK_END)
     stream.seek(start)
-    count = 0
+    count, cost, budget = 0, 0, MEMORY_FACTOR * (size - start) + MEMORY_SLACK
     try:
         for count, (opcode, argument, _position) in enumerate(pickletools.genops(stream), start=1):
+            cost += COSTS.get(opcode.name, DEFAULT_COST) + (len(argument) if isinstance(argument, (bytes, str)) else 0)
+            if cost > budget:
+                raise UnsafePickle(f"{count} opcodes in {size - start} bytes would build objects of over {budget} "
+                                   f"bytes ({MEMORY_FACTOR} x the pickle's size + {MEMORY_SLACK})")
             if opcodes is not None and opcode.name not in opcodes:
                 raise UnsafePickle(f"opcode {opcode.name} at byte {stream.tell() - 1} is not one this reader allows")
             if opcode.name in _MEMO_STORES and not 0 <= argument < count:
@@ -96,7 +114,9 @@ class _AllowListUnpickler(pickle.Unpickler):
                                f"{sorted(f'{m}.{n}' for m, n in self.allowed)} may appear "
                                "(this file could run code if unpickled normally)")
         found = self.allowed[(module, name)]
-        return found if isinstance(found, Frozen) else Allowed(found)
+        if isinstance(found, Frozen) or isinstance(found, type) and hasattr(found, "__setstate__"):
+            return found  # cannot be changed by BUILD: a Frozen object, or a class guarding its state itself
+        return Allowed(found)
 
     def persistent_load(self, pid):
         if self.load_persistent_id is None:

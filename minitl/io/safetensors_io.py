@@ -7,13 +7,18 @@ end]}, "__metadata__": {...}}``, then the tensors' raw little-endian bytes
 which is why it exists.
 
 The checks are those of the reference implementation: the header fits in
-the file and is a JSON object without repeated names, every dtype is known,
+the file and is a JSON object without repeated names, its ``__metadata__``
+maps strings to strings, every dtype is known,
 every tensor's byte range holds exactly shape-product x itemsize bytes, and
 the ranges tile the data without gaps or overlaps. Any failure is a
 `CheckpointError` naming the file. The file is read once; every array is a
 view of that buffer (float16 and bfloat16 come back widened to float32, as
 from PyTorch checkpoints), so memory is the file's size plus the widened
-tensors. 8-bit float types are refused (NumPy has no such type).
+tensors; before the header is parsed, it may hold little more than the
+JSON objects and arrays its tensors need (one and two each; ``{`` and ``[``
+in names count too), so that parsing it takes at most about 15 times its
+bytes (docs/checkpoints.md, "What a reader guarantees"). 8-bit float types are refused (NumPy has
+no such type).
 """
 import json
 import os
@@ -43,10 +48,10 @@ def load_safetensors(path):
 
 
 def _refuse_repeated_names(pairs):
-    names = [name for name, _ in pairs]
-    if len(set(names)) != len(names):
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):  # a name given twice
         raise CheckpointError("the header names a tensor twice")
-    return dict(pairs)
+    return mapping
 
 
 def _parse(data):
@@ -55,10 +60,16 @@ def _parse(data):
     (header_bytes,) = struct.unpack_from("<Q", data)
     if header_bytes > min(MAX_HEADER_BYTES, len(data) - 8):
         raise CheckpointError(f"a header of {header_bytes} bytes in a file of {len(data)}")
-    header = json.loads(bytes(data[8:8 + header_bytes]).decode("utf-8"), object_pairs_hook=_refuse_repeated_names)
+    text = bytes(data[8:8 + header_bytes])
+    tensors = text.count(b"data_offsets")  # one object and two arrays a tensor; a little slack for names
+    if text.count(b"{") > 2 * tensors + 16 or text.count(b"[") > 3 * tensors + 16:
+        raise CheckpointError("the header holds more JSON objects or arrays than its tensors need")
+    header = json.loads(text.decode("utf-8"), object_pairs_hook=_refuse_repeated_names)
     if not isinstance(header, dict):
         raise CheckpointError("the header is not a JSON object")
-    header.pop("__metadata__", None)
+    metadata = header.pop("__metadata__", {})
+    if not (isinstance(metadata, dict) and all(isinstance(value, str) for value in metadata.values())):
+        raise CheckpointError("__metadata__ must map strings to strings (as the reference implementation checks)")
     buffer = memoryview(data)[8 + header_bytes:]
     ranges, arrays = [], {}
     for name, info in header.items():

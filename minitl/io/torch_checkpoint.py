@@ -50,7 +50,6 @@ import numpy as np
 from minitl.io.checks import ZIP_MAGIC, CheckpointError, check_zip_directory, is_stored, read_entry, read_exactly, read_file
 from minitl.io.safe_pickle import Frozen, UnsafePickle, load, scan
 
-MSDOS_DIRECTORY = 0x10  # a zip entry's attribute bit that miniz (torch's zip reader) refuses to extract
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 STORAGE_DTYPES = {
@@ -59,6 +58,7 @@ STORAGE_DTYPES = {
     "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
 }
 CHECKPOINT_WRAPPERS = ("state_dict", "model_state_dict", "model")
+RECORDS = ("data.pkl", "byteorder", "version", ".data/version", ".format_version", ".storage_alignment")
 
 
 class StorageType(Frozen):
@@ -83,6 +83,19 @@ class StorageRef(Frozen):
         for attribute, value in [("type", storage_type), ("key", key), ("numel", numel),
                                  ("view_offset", view_offset)]:
             object.__setattr__(self, attribute, value)
+
+
+class StateDict(collections.OrderedDict):
+    """collections.OrderedDict as a pickle may build it, as torch's reader allows: called (REDUCE) or
+    made with NEWOBJ, and given attributes by BUILD with a dict (a state dict's ``_metadata``); BUILD
+    with any other state (a slot-state tuple) is refused, as torch refuses it."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        if type(state) is not dict:
+            raise UnsafePickle(f"refused to set an OrderedDict's state from a {type(state).__name__} (BUILD)")
+        self.__dict__.update(state)
 
 
 class TensorRef(Frozen):
@@ -141,7 +154,7 @@ ALLOWED_GLOBALS = {
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "OrderedDict"): StateDict,
     **{("torch", name): StorageType(name) for name in STORAGE_DTYPES},
 }
 
@@ -197,11 +210,10 @@ def _load_zip(file):
     if not all(name.startswith(prefix) for name in names):
         raise CheckpointError(f"an entry outside the folder {prefix[:80]} of the first")
     records = {name[len(prefix):]: _read_entry(archive, name, None) for name in names
-               if not name.startswith(prefix + "data/")}
+               if name[len(prefix):] in RECORDS}  # as torch, only the records it uses are read
     if "data.pkl" not in records:
         raise CheckpointError(f"a zip checkpoint holds {prefix}data.pkl, this one does not")
-    numbers = [name for name in ("version", ".data/version", ".format_version", ".storage_alignment")
-               if name in records]
+    numbers = [name for name in RECORDS[2:] if name in records]
     if not {"version", ".data/version"} & set(numbers) or not all(records[n].strip().isdigit() for n in numbers):
         raise CheckpointError("a zip checkpoint holds its format version as a decimal number (as torch checks)")
     byteorder = records.get("byteorder", b"little").decode("ascii", "replace")
@@ -213,19 +225,15 @@ def _load_zip(file):
         _, storage_type, key, _location, numel = pid
         return StorageRef(storage_type, key, numel)
 
-    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
-    storages = {}  # key -> (StorageRef that first named it, its array)
+    obj = load(records["data.pkl"], ALLOWED_GLOBALS, storage_from_id, encoding="utf-8", opcodes=TORCH_OPCODES)
+    storages = {}  # key -> its array, read when a tensor first names it
 
     def to_array(ref):
         storage = ref.storage
-        if storage.key not in storages:
-            nbytes = storage.numel * storage.type.itemsize
-            data = _read_entry(archive, f"{prefix}data/{storage.key}", nbytes)
-            storages[storage.key] = storage, _storage_array(data, storage.type, byteorder)
-        first, array = storages[storage.key]
-        if (first.type, first.numel) != (storage.type, storage.numel):
-            raise CheckpointError(f"storage {storage.key!r} is named with two types or sizes")
-        return _tensor_view(ref, array)
+        if storage.key not in storages:  # named again with another type or size: torch keeps the first
+            data = _read_entry(archive, f"{prefix}data/{storage.key}", storage.numel * storage.type.itemsize)
+            storages[storage.key] = _storage_array(data, storage.type, byteorder)
+        return _tensor_view(ref, storages[storage.key])
 
     return obj, to_array
 
@@ -238,8 +246,6 @@ def _read_entry(archive, name, nbytes):
         raise CheckpointError(f"the zip archive has no entry {name!r}") from None
     if not is_stored(info):
         raise CheckpointError(f"entry {name!r} is compressed (torch.save stores every entry uncompressed)")
-    if info.external_attr & MSDOS_DIRECTORY:
-        raise CheckpointError(f"entry {name!r} is marked as a directory")
     if nbytes is not None and info.file_size != nbytes:
         raise CheckpointError(f"entry {name!r} holds {info.file_size} bytes, its storage needs {nbytes}")
     return read_entry(archive, info)
@@ -253,23 +259,22 @@ def _load_legacy(file):
         start = file.tell()
         end = scan(file, TORCH_OPCODES)
         file.seek(start)
-        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id, opcodes=TORCH_OPCODES)
+        return load(file.read(end - start), ALLOWED_GLOBALS, storage_from_id, encoding="utf-8",
+                    opcodes=TORCH_OPCODES)
 
     if next_pickle() != LEGACY_MAGIC:
         raise CheckpointError("not a PyTorch checkpoint (not a zip archive, and no legacy magic number)")
     if next_pickle() != LEGACY_PROTOCOL_VERSION:
         raise CheckpointError("unsupported legacy protocol version")
-    sys_info = next_pickle()
-    little_endian = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
-    byteorder = "little" if little_endian else "big"
+    next_pickle()  # system info: its "little_endian" is ignored, as torch ignores it (storages are little-endian)
+    byteorder = "little"
     roots = {}  # key -> StorageRef of the whole storage
 
     def storage_from_id(pid):
         _check_pid(pid, 6)
         _, storage_type, key, _location, numel, view = pid
-        root = roots.setdefault(key, StorageRef(storage_type, key, numel))
-        if (root.type, root.numel) != (storage_type, numel):
-            raise CheckpointError(f"storage {key!r} is named with two types or sizes")
+        root = roots.setdefault(key, StorageRef(storage_type, key, numel))  # named again: torch keeps the first
+        storage_type, numel = root.type, root.numel
         if view is None:
             return root
         if not (isinstance(view, tuple) and len(view) == 3 and isinstance(view[0], str)
@@ -336,5 +341,6 @@ def _tensor_view(ref, storage):
     if last >= len(storage):
         raise CheckpointError(f"a tensor of size {ref.size}, stride {ref.stride} and offset {ref.offset} reaches "
                               f"element {last} of a storage of {len(storage)} elements")
-    return np.lib.stride_tricks.as_strided(storage[ref.offset:], shape=ref.size,
-                                           strides=[s * storage.itemsize for s in ref.stride])
+    return np.lib.stride_tricks.as_strided(storage[ref.offset:], shape=ref.size,  # a size-1 dimension's stride
+                                           strides=[0 if n == 1 else s * storage.itemsize  # is never used (torch
+                                                    for n, s in zip(ref.size, ref.stride)])  # accepts any)

@@ -21,12 +21,25 @@ leave bad state behind:
   finite at the end of an epoch, raise TrainingDiverged before the
   checkpoint is written, so the last good checkpoint is kept;
 * a loader that yields no batches is a ValueError, not a division by zero.
+
+Checkpoints resume. With ``checkpoint=path`` every epoch ends by writing the
+whole training state, atomically (``minitl.save``: a kill leaves the last
+epoch's file whole):
+
+    {"epoch": 3, "steps": 240, "model": ..., "optimizer": ..., "scheduler": ... or None,
+     "rng": [minitl's shared generator, the loader's own], "history": [...]}
+
+and ``fit(..., resume=path)`` restores all of it and trains from the next
+epoch on, so a run killed at any point and resumed ends with exactly the
+weights of a run never interrupted (the same shuffles, dropout masks and
+momentum; ``tests/test_untrusted_round3.py`` kills one with SIGKILL).
 """
 import contextlib
 import math
 
-from minitl import backend
+from minitl import backend, random
 from minitl.autograd import no_grad
+from minitl.io import load, save
 from minitl.lab.monitor import StatsRecorder, draw_stats
 from minitl.nn import functional as F
 
@@ -87,19 +100,58 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, progress=False):
     return total_loss / count, correct / count
 
 
+def _generators(loader):
+    """The random generators an epoch draws from: minitl's shared one, and the loader's own when it has one."""
+    return [random.generator()] + [generator for generator in [getattr(loader, "generator", None)]
+                                   if generator is not None]
+
+
+def _training_state(epoch, steps, model, optimizer, scheduler, loader, history):
+    """Everything an epoch's end leaves that the next epochs depend on (see the module docstring)."""
+    return {"epoch": epoch, "steps": steps, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "rng": [generator.bit_generator.state for generator in _generators(loader)], "history": history}
+
+
+def _resume(path, model, optimizer, scheduler, loader):
+    """Restore the training state saved at `path` by fit; return (its epoch, its steps, its history)."""
+    state = load(path)
+    if not (isinstance(state, dict) and {"epoch", "steps", "model", "optimizer", "scheduler", "rng", "history"} <= set(state)):
+        raise ValueError(f"fit: {path} is not a training checkpoint written by fit(checkpoint=...)")
+    if (state["scheduler"] is None) != (scheduler is None):
+        raise ValueError(f"fit: {path} was written {'without' if state['scheduler'] is None else 'with'} a "
+                         "scheduler; resume with the same setup")
+    generators = _generators(loader)
+    if len(state["rng"]) != len(generators):
+        raise ValueError(f"fit: {path} holds {len(state['rng'])} random generators' states, this run draws "
+                         f"from {len(generators)} (a loader with or without its own seed?)")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    for generator, saved in zip(generators, state["rng"]):
+        generator.bit_generator.state = saved
+    return state["epoch"], state["steps"], list(state["history"])
+
+
 def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=None, scheduler=None,
-        checkpoint=None, progress=True, record_stats=False):
+        checkpoint=None, progress=True, record_stats=False, resume=None):
     """Train for `epochs` epochs; return the history, a list with one dict per epoch.
 
     `scheduler` (optional) steps once per epoch; `checkpoint` (optional path)
-    receives the model's state_dict after every epoch via ``minitl.save``.
+    receives the whole training state after every epoch via ``minitl.save``
+    (see the module docstring; its "model" is the model's state_dict);
+    `resume` (optional path, usually the same) continues the run saved there,
+    from the epoch after its last, up to `epochs` in all.
     `record_stats` (False, True or N): record gradient norms, update/weight
     ratios and activation statistics every N-th step (True: every step), under
     "stats" in each epoch's dict (see ``minitl.lab.monitor``).
     """
     recorder = StatsRecorder(model, every=record_stats) if record_stats else None
-    history = []
-    for epoch in range(1, epochs + 1):
+    done, steps, history = _resume(resume, model, optimizer, scheduler, loader) if resume else (0, 0, [])
+    if recorder is not None:
+        recorder.steps = steps  # records every N-th step of the whole run, resumed or not
+    for epoch in range(done + 1, epochs + 1):
         model.train()
         total_loss, correct, count = 0.0, 0, 0
         for step, (images, labels) in enumerate(_progress(loader, progress, desc=f"epoch {epoch}/{epochs}")):
@@ -116,6 +168,7 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            steps += 1
             if recorder is not None:
                 recorder.after_step(value)
             total_loss += value * len(labels)
@@ -139,10 +192,9 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
                                    + (f"; not saved: {checkpoint} keeps the last good epoch" if checkpoint else ""))
         if scheduler is not None:
             scheduler.step()
-        if checkpoint is not None:
-            from minitl.io import save
-            save(model.state_dict(), checkpoint)
         history.append(record)
+        if checkpoint is not None:
+            save(_training_state(epoch, steps, model, optimizer, scheduler, loader, history), checkpoint)
     return history
 
 
