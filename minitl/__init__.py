@@ -45,7 +45,7 @@ __version__ = "0.1.0"
 
 autograd.functional = derivatives  # torch.autograd.functional's path (the module lives above ops: it uses them)
 
-_LAZY_SUBMODULES = ("models", "data", "lab", "viz")
+_LAZY_SUBMODULES = ("models", "data", "utils", "lab", "viz")
 # The lab's modules sat at the top of the package before minitl.lab: these names still reach them
 # (as attributes and by ``from minitl import ...``; not listed in __all__).
 _LAB_MODULES = ("transfer", "train", "tune", "ensemble", "monitor", "multitask", "backdoor", "pca")
@@ -70,7 +70,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    """tl.models, tl.data, tl.lab, tl.transfer (minitl.lab.transfer)...: imported on first use, so
+    """tl.models, tl.data, tl.utils, tl.lab, tl.transfer (minitl.lab.transfer)...: imported on first use, so
     ``import minitl`` stays light."""
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"minitl.{name}")
