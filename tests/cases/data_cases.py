@@ -77,10 +77,10 @@ def describe(batch, tensor_type):
 
 
 def describe_loader(loader, tensor_type):
-    """(structures, arrays) of every batch of `loader`, one epoch."""
+    """(structure, arrays) of one epoch of `loader`: its batches' structures joined by ' | '."""
     structures, arrays = [], []
     for batch in loader:
         structure, leaves = describe(batch, tensor_type)
         structures.append(structure)
         arrays.extend(leaves)
-    return structures, arrays
+    return " | ".join(structures), arrays

@@ -42,7 +42,7 @@ def main():
     for cases, run in ((COLLATE_CASES, torch_collate), (LOADER_CASES, torch_loader)):
         for name in cases:
             structure, arrays = run(name)
-            record[f"{name}/structure"] = np.array(str(structure))
+            record[f"{name}/structure"] = np.array(structure)
             record.update({f"{name}/{i}": array for i, array in enumerate(arrays)})
     for name in SPLIT_CASES:
         record[f"{name}/lengths"] = np.array(torch_split(name), dtype=np.int64)
