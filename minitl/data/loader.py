@@ -59,10 +59,9 @@ class DataLoader:
         order = (self._rng or numpy_generator(None)).permutation(size) if self.shuffle else np.arange(size)
         for batch in range(len(self)):
             indices = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            if self.collate_fn is None and gathers(self.dataset):
+            if self.collate_fn is None and gathers(self.dataset):  # one indexing operation per field
                 yield [tensor(field, dtype=field.dtype, device=self.device)
                        for field in map(np.asarray, get_batch(self.dataset, indices))]
-            elif self.collate_fn is None:
-                yield collate([self.dataset[int(i)] for i in indices], self.device)
             else:
-                yield self.collate_fn([self.dataset[int(i)] for i in indices])
+                samples = [self.dataset[int(i)] for i in indices]
+                yield collate(samples, self.device) if self.collate_fn is None else self.collate_fn(samples)
