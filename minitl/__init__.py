@@ -91,7 +91,7 @@ clamp = clip
 autograd.functional = derivatives  # torch.autograd.functional's path (the module lives above ops: it uses them)
 autograd.gradcheck, autograd.gradgradcheck = gradcheck, gradgradcheck  # torch.autograd's paths to them too
 
-_LAZY_SUBMODULES = ("models", "data", "lab", "viz")
+_LAZY_SUBMODULES = ("models", "data", "utils", "lab", "viz")
 # The lab's modules sat at the top of the package before minitl.lab: these names still reach them
 # (as attributes and by ``from minitl import ...``; not listed in __all__).
 _LAB_MODULES = ("transfer", "train", "tune", "ensemble", "monitor", "multitask", "backdoor", "pca")
@@ -126,7 +126,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    """tl.models, tl.data, tl.lab, tl.transfer (minitl.lab.transfer)...: imported on first use, so
+    """tl.models, tl.data, tl.utils, tl.lab, tl.transfer (minitl.lab.transfer)...: imported on first use, so
     ``import minitl`` stays light."""
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"minitl.{name}")

@@ -42,8 +42,8 @@ def test_loader_batches_in_order_with_dtypes_and_len():
     loader = DataLoader(TensorDataset(images, labels), batch_size=4)
     batches = list(loader)
     assert len(loader) == len(batches) == 3 and [b[0].shape[0] for b in batches] == [4, 4, 2]
-    assert batches[0][0].dtype == np.float32 and batches[0][1].dtype == np.int64
-    np.testing.assert_allclose(batches[2][0].numpy(), images[8:].astype(np.float32))
+    assert batches[0][0].dtype == np.float64 and batches[0][1].dtype == np.int64  # torch's: an array keeps its dtype
+    np.testing.assert_array_equal(batches[2][0].numpy(), images[8:])
     assert labels_of(loader).tolist() == labels.tolist()
     dropping = DataLoader(TensorDataset(images, labels), batch_size=4, drop_last=True)
     assert len(dropping) == len(list(dropping)) == 2

@@ -96,7 +96,7 @@ def train_small_cnn(device):
     """Three SGD-momentum steps from seeded weights and data (dropout masks are drawn on the host)."""
     tl.manual_seed(0)
     model = small_cnn().to(device)
-    data = DataLoader(TensorDataset(np.random.default_rng(0).normal(size=(12, 3, 8, 8)), np.arange(12) % 5),
+    data = DataLoader(TensorDataset(np.random.default_rng(0).normal(size=(12, 3, 8, 8)).astype(np.float32), np.arange(12) % 5),
                       batch_size=4, device=device)
     fit(model, data, optim.SGD(model.parameters(), lr=0.1, momentum=0.9), epochs=1, progress=False)
     return model
@@ -115,7 +115,7 @@ def test_transfer_on_the_gpu_keeps_the_frozen_backbone():
     head = transfer.replace_head(model, num_classes=3)
     assert head.weight.device == "cuda"
     before = {name: value.numpy().copy() for name, value in model.state_dict().items()}  # a snapshot
-    images, labels = np.random.default_rng(1).normal(size=(8, 3, 32, 32)), np.arange(8) % 3
+    images, labels = np.random.default_rng(1).normal(size=(8, 3, 32, 32)).astype(np.float32), np.arange(8) % 3
     loader = DataLoader(TensorDataset(images, labels), batch_size=4, device="cuda")
     fit(model, loader, optim.SGD(head.parameters(), lr=0.1), epochs=1, progress=False)
     after = model.state_dict()

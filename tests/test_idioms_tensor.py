@@ -92,12 +92,12 @@ def test_set_printoptions_changes_how_tensors_print_and_not_numpy():
         tl.set_printoptions(profile="long")
 
 
-def test_the_data_loader_still_gives_float32_batches_of_float64_arrays():
+def test_the_data_loader_keeps_the_arrays_dtypes_as_torchs_default_collate():
     from minitl.data import DataLoader, TensorDataset
 
     images, labels = np.zeros((4, 2)), np.arange(4)
     batch, targets = next(iter(DataLoader(TensorDataset(images, labels), batch_size=2)))
-    assert batch.dtype == tl.float32 and targets.dtype == tl.int64
+    assert batch.dtype == tl.float64 and targets.dtype == tl.int64
 
 
 def test_mode_and_median_of_integers_keep_their_dtype_and_sort_is_stable_both_ways():
