@@ -66,6 +66,31 @@ OPTIMIZER_CASES = {
     "adamw_wd": ("AdamW", dict(lr=0.01, weight_decay=0.1), None),
     "adamw_no_wd": ("AdamW", dict(lr=0.01, weight_decay=0), None),
     "adamw_amsgrad_wd": ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True), None),
+    "adam_decoupled": ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    "nadam": ("NAdam", dict(lr=0.01), None),
+    "nadam_wd": ("NAdam", dict(lr=0.01, weight_decay=0.01), None),
+    "nadam_decoupled": ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    "nadam_momentum_decay": ("NAdam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-4, momentum_decay=0.1), None),
+    "radam": ("RAdam", dict(lr=0.01), None),
+    "radam_wd": ("RAdam", dict(lr=0.01, weight_decay=0.01), None),
+    "radam_decoupled": ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    "radam_short_warmup": ("RAdam", dict(lr=0.01, betas=(0.9, 0.9), eps=1e-4), None),  # rectified from step 3
+    "adadelta": ("Adadelta", dict(), None),
+    "adadelta_all": ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.01), None),
+    "adamax": ("Adamax", dict(lr=0.01), None),
+    "adamax_all": ("Adamax", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-4, weight_decay=0.01), None),
+    "adamax_groups": ("Adamax", dict(lr=0.01),
+                      [([0, 1, 4], dict(lr=0.003, weight_decay=0.01)), ([2, 3], dict(betas=(0.5, 0.9)))]),
+    # maximize=True on the negated loss takes the same steps as minimizing the loss
+    "sgd_maximize": ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.01, maximize=True), None),
+    "adagrad_maximize": ("Adagrad", dict(lr=0.1, weight_decay=0.01, maximize=True), None),
+    "rmsprop_maximize": ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, maximize=True), None),
+    "adam_maximize": ("Adam", dict(lr=0.01, weight_decay=0.01, amsgrad=True, maximize=True), None),
+    "adamw_maximize": ("AdamW", dict(lr=0.01, weight_decay=0.1, maximize=True), None),
+    "nadam_maximize": ("NAdam", dict(lr=0.01, weight_decay=0.01, maximize=True), None),
+    "radam_maximize": ("RAdam", dict(lr=0.01, weight_decay=0.01, maximize=True), None),
+    "adadelta_maximize": ("Adadelta", dict(weight_decay=0.01, maximize=True), None),
+    "adamax_maximize": ("Adamax", dict(lr=0.01, weight_decay=0.01, maximize=True), None),
 }
 
 
@@ -92,9 +117,10 @@ def run_optimizer(lib, optim_module, case, arrays, x, y):
     x, y = lib.tensor(x, dtype=lib.float64), lib.tensor(y, dtype=lib.float64)
     opt = build_optimizer(optim_module, case, params)
     checkpoints = []
+    sign = -1 if opt.defaults.get("maximize") else 1
     for step in range(1, STEPS + 1):
         opt.zero_grad()
-        mlp_loss(params, x, y).backward()
+        (sign * mlp_loss(params, x, y)).backward()
         opt.step()
         if step in CHECKPOINTS:
             checkpoints.append(flat(p.detach().numpy() for p in params))
