@@ -515,3 +515,43 @@ def test_hyperparameters_must_be_numbers(make):
     with pytest.raises(TypeError, match=r"SGD: lr must be a number, got '0.1' \(str\)|Adam: lr must be a number, "
                                         r"got None|momentum must be a number, got '0.9'"):
         make(make_params())
+
+
+# -- nn.utils.parameters_to_vector / vector_to_parameters -------------------------------------------
+def test_parameters_to_vector_and_back():
+    params = make_params()
+    vec = tl.nn.utils.parameters_to_vector(params)
+    np.testing.assert_array_equal(vec.detach().numpy(), cases.flat(p.detach().numpy() for p in params))
+    (vec * tl.arange(vec.shape[0], dtype=tl.float64)).sum().backward()  # differentiable, as torch's
+    np.testing.assert_array_equal(params[1].grad.numpy(), np.arange(18, 24))
+    held = params[0].data
+    tl.nn.utils.vector_to_parameters(vec * 2, params)
+    assert params[0].data is held  # written in place: an optimizer's references stay valid
+    np.testing.assert_array_equal(tl.nn.utils.parameters_to_vector(params).detach().numpy(),
+                                  2 * vec.detach().numpy())
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda p: tl.nn.utils.vector_to_parameters(np.zeros(41), p), TypeError, "expected a Tensor, got ndarray"),
+    (lambda p: tl.nn.utils.vector_to_parameters(tl.zeros(40), p), ValueError, "40 elements, the parameters 41"),
+    (lambda p: tl.nn.utils.vector_to_parameters(tl.zeros(41, 1), p), ValueError, "expected a 1-D tensor"),
+    (lambda p: tl.nn.utils.parameters_to_vector([]), ValueError, "got no parameters"),
+])
+def test_vector_conversions_fail_clearly(call, error, message):
+    with pytest.raises(error, match=message):
+        call(make_params())
+
+
+@pytest.mark.torch
+def test_vector_conversions_match_live_pytorch():
+    torch = pytest.importorskip("torch")
+    arrays, _, _ = cases.make_problem(2)
+    ours = [tl.tensor(a, dtype=tl.float64) for a in arrays]
+    theirs = [torch.tensor(a) for a in arrays]
+    np.testing.assert_array_equal(tl.nn.utils.parameters_to_vector(ours).numpy(),
+                                  torch.nn.utils.parameters_to_vector(theirs).numpy())
+    vec = np.linspace(-1, 1, 41)
+    tl.nn.utils.vector_to_parameters(tl.tensor(vec, dtype=tl.float64), ours)
+    torch.nn.utils.vector_to_parameters(torch.tensor(vec), theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
