@@ -33,6 +33,7 @@ class Adadelta(Optimizer):
 
     State per parameter: ``step``, ``square_avg``, ``acc_delta``.
     """
+    nonnegative_options = ("lr", "rho", "eps", "weight_decay")
     state_names = ("square_avg", "acc_delta")
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *, capturable=False,
@@ -42,18 +43,14 @@ class Adadelta(Optimizer):
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group):
-        self._check_nonnegative(group, "lr", "rho", "eps", "weight_decay")
+        super()._check_hyperparameters(group)
         if not group["rho"] <= 1:
             raise ValueError(f"Adadelta: invalid rho={group['rho']!r}: must be in [0, 1]")
 
     def _update(self, param, grad, state, group):
         xp = get_array_module(param)
         rho, eps = group["rho"], group["eps"]
-        if not state:
-            state["step"] = 0
-            state["square_avg"] = xp.zeros_like(param)
-            state["acc_delta"] = xp.zeros_like(param)
-        state["step"] += 1
+        self._next_step(state, param, "square_avg", "acc_delta")
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * param
 

@@ -43,6 +43,7 @@ class Adam(Optimizer):
     ``decoupled_weight_decay=True``, for the decoupled form). State per
     parameter: ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
     """
+    nonnegative_options = ("lr", "eps", "weight_decay")
     state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
@@ -53,22 +54,12 @@ class Adam(Optimizer):
                         fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group):
-        self._check_nonnegative(group, "lr", "eps", "weight_decay")
-        self._check_betas(group)
-
     def _update(self, param, grad, state, group):
         xp = get_array_module(param)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_avg_sq"] = xp.zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(param)
-        state["step"] += 1
-        step = state["step"]
+        moments = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+        step = self._next_step(state, param, *moments)
 
         grad = apply_weight_decay(param, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]

@@ -31,6 +31,7 @@ class Adamax(Optimizer):
 
     State per parameter: ``step``, ``exp_avg``, ``exp_inf``.
     """
+    nonnegative_options = ("lr", "eps", "weight_decay")
     state_names = ("exp_avg", "exp_inf")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
@@ -39,18 +40,10 @@ class Adamax(Optimizer):
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group):
-        self._check_nonnegative(group, "lr", "eps", "weight_decay")
-        self._check_betas(group)
-
     def _update(self, param, grad, state, group):
         xp = get_array_module(param)
         beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_inf"] = xp.zeros_like(param)
-        state["step"] += 1
+        step = self._next_step(state, param, "exp_avg", "exp_inf")
         if group["weight_decay"] != 0:
             grad = grad + group["weight_decay"] * param
 
@@ -58,5 +51,5 @@ class Adamax(Optimizer):
         exp_avg += (1 - beta1) * (grad - exp_avg)
         exp_inf *= beta2
         xp.maximum(exp_inf, xp.abs(grad) + group["eps"], out=exp_inf)
-        step_size = group["lr"] / (1 - beta1 ** state["step"])
+        step_size = group["lr"] / (1 - beta1 ** step)
         param -= step_size * exp_avg / exp_inf

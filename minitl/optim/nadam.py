@@ -42,6 +42,7 @@ class NAdam(Optimizer):
 
     State per parameter: ``step``, ``mu_product``, ``exp_avg``, ``exp_avg_sq``.
     """
+    nonnegative_options = ("lr", "eps", "weight_decay", "momentum_decay")
     state_names = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
@@ -52,21 +53,12 @@ class NAdam(Optimizer):
                         maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group):
-        self._check_nonnegative(group, "lr", "eps", "weight_decay", "momentum_decay")
-        self._check_betas(group)
-
     def _update(self, param, grad, state, group):
         xp = get_array_module(param)
         beta1, beta2 = group["betas"]
         lr, momentum_decay = group["lr"], group["momentum_decay"]
-        if not state:
-            state["step"] = 0
-            state["mu_product"] = 1.0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_avg_sq"] = xp.zeros_like(param)
-        state["step"] += 1
-        step = state["step"]
+        step = self._next_step(state, param, "exp_avg", "exp_avg_sq")
+        state.setdefault("mu_product", 1.0)
 
         grad = apply_weight_decay(param, grad, group)
         mu = beta1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))

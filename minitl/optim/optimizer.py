@@ -39,13 +39,14 @@ from minitl.autograd import Array, Tensor, clear_grads, enable_grad, no_grad
 
 
 class Optimizer:
-    """Base class: subclasses define ``_check_hyperparameters`` and ``_update``.
+    """Base class: subclasses define ``_update``, and ``nonnegative_options`` or ``_check_hyperparameters``.
 
     ``state_names`` lists the per-parameter buffers shaped like the parameter:
     ``state[p]`` shows them as Tensors, and their shapes are checked when a
     state_dict is loaded.
     """
     state_names = ()
+    nonnegative_options = ()  # checked by the default _check_hyperparameters
 
     def __init__(self, params, defaults):
         name = type(self).__name__
@@ -116,7 +117,11 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_hyperparameters(self, group):
-        """Raise ValueError for an invalid option in `group` (each subclass checks its own)."""
+        """Raise ValueError for an invalid option in `group`: by default, each of `nonnegative_options` must be
+        a number >= 0 and `betas`, where the optimizer has them, a pair in [0, 1). Subclasses add their own."""
+        self._check_nonnegative(group, *self.nonnegative_options)
+        if "betas" in group:
+            self._check_betas(group)
 
     def _check_nonnegative(self, group, *names):
         for key in names:
@@ -134,6 +139,16 @@ class Optimizer:
             if not 0 <= beta < 1:
                 raise ValueError(f"{type(self).__name__}: invalid beta parameter at index {i}: {beta!r}, "
                                  "must be in [0, 1)")
+
+    @staticmethod
+    def _next_step(state, param, *buffers):
+        """Count a step in ``state['step']`` (from 1) and return it; the first step also creates `buffers`,
+        zeros shaped like `param`."""
+        if not state:
+            state["step"] = 0
+            state.update({name: backend.get_array_module(param).zeros_like(param) for name in buffers})
+        state["step"] += 1
+        return state["step"]
 
     # -- the update -----------------------------------------------------------
     def step(self, closure=None):

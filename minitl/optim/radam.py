@@ -39,6 +39,7 @@ class RAdam(Optimizer):
 
     State per parameter: ``step``, ``exp_avg``, ``exp_avg_sq``.
     """
+    nonnegative_options = ("lr", "eps", "weight_decay")
     state_names = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
@@ -48,20 +49,11 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _check_hyperparameters(self, group):
-        self._check_nonnegative(group, "lr", "eps", "weight_decay")
-        self._check_betas(group)
-
     def _update(self, param, grad, state, group):
         xp = get_array_module(param)
         beta1, beta2 = group["betas"]
         lr = group["lr"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_avg_sq"] = xp.zeros_like(param)
-        state["step"] += 1
-        step = state["step"]
+        step = self._next_step(state, param, "exp_avg", "exp_avg_sq")
 
         grad = apply_weight_decay(param, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
