@@ -138,6 +138,20 @@ def test_one_cycle_and_cyclic_move_the_momentum_the_other_way():
         lr_scheduler.CyclicLR(optim.Adagrad([tl.zeros(1, requires_grad=True)]), base_lr=0.01, max_lr=0.1)
 
 
+def test_reduce_lr_on_plateau_covers_groups_added_later():
+    opt = make_optimizer()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=0.05)
+    opt.add_param_group({"params": [tl.zeros(1, requires_grad=True)], "lr": 0.2})
+    for loss in (1.0, 1.0, 1.0):
+        sched.step(loss)
+    assert sched.get_last_lr() == [0.05, pytest.approx(0.05)]
+    listed = lr_scheduler.ReduceLROnPlateau(opt, patience=0, min_lr=[0.0, 0.0])
+    opt.add_param_group({"params": [tl.zeros(1, requires_grad=True)]})
+    with pytest.raises(RuntimeError, match="3 param groups, but min_lr was given for 2"):
+        for loss in (1.0, 1.0):
+            listed.step(loss)
+
+
 def test_sequential_state_dict_resumes_the_schedule():
     def build():
         opt = make_optimizer()

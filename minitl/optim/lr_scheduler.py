@@ -620,6 +620,7 @@ class ReduceLROnPlateau(LRScheduler):
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
         self.optimizer = optimizer
+        self.default_min_lr = None if isinstance(min_lr, (list, tuple)) else min_lr
         self.min_lrs = _per_group("min_lr", optimizer, min_lr)
         self.factor = factor
         self.mode = mode
@@ -640,6 +641,15 @@ class ReduceLROnPlateau(LRScheduler):
             return value < (self.best * (1 - self.threshold) if relative else self.best - self.threshold)
         return value > (self.best * (1 + self.threshold) if relative else self.best + self.threshold)
 
+    def _match_groups(self):
+        """One min_lr per param group, also for groups added since (a single min_lr applies to them)."""
+        groups = len(self.optimizer.param_groups)
+        if len(self.min_lrs) != groups:
+            if self.default_min_lr is None:
+                raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {groups} param groups, but min_lr was "
+                                   f"given for {len(self.min_lrs)}: set scheduler.min_lrs to one per group")
+            self.min_lrs = [self.default_min_lr] * groups
+
     def step(self, metrics):
         """Record this epoch's metric (a number or a one-element tensor) and lower the lr if it has stalled."""
         current = float(metrics)
@@ -653,6 +663,7 @@ class ReduceLROnPlateau(LRScheduler):
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0  # epochs in cooldown do not count
         if self.num_bad_epochs > self.patience:
+            self._match_groups()
             for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
                 new_lr = max(group["lr"] * self.factor, min_lr)
                 if group["lr"] - new_lr > self.eps:
