@@ -555,3 +555,20 @@ def test_vector_conversions_match_live_pytorch():
     torch.nn.utils.vector_to_parameters(torch.tensor(vec), theirs)
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("case", ["nadam_momentum_decay", "radam_short_warmup", "adadelta_all", "adamax_all"])
+def test_new_optimizers_resume_from_a_saved_file(case, tmp_path):
+    """state_dict -> tl.save -> tl.load -> load_state_dict takes the same steps (NAdam's mu_product included)."""
+    params = make_params()
+    opt = cases.build_optimizer(optim, case, params)
+    train(opt, params, steps=4)
+    tl.save(opt.state_dict(), tmp_path / "opt.tlz")
+    saved_params = values(params)
+    train(opt, params, steps=4)
+    resumed = [tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in saved_params]
+    opt2 = cases.build_optimizer(optim, case, resumed)
+    opt2.load_state_dict(tl.load(tmp_path / "opt.tlz"))
+    train(opt2, resumed, steps=4)
+    for p, q in zip(params, resumed):
+        np.testing.assert_array_equal(p.data, q.data)

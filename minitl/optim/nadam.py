@@ -29,7 +29,7 @@ With momentum_decay = 0, mu_t = beta1 / 2 for every t. PyTorch keeps
 mu_product as a float32 number (its default scalar dtype), and so does
 this file: the steps then agree with PyTorch's to the last bits.
 """
-import numpy as np
+import struct
 
 from minitl.backend import get_array_module
 from minitl.optim.adam import apply_weight_decay, update_moments
@@ -63,11 +63,16 @@ class NAdam(Optimizer):
         grad = apply_weight_decay(param, grad, group)
         mu = beta1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
-        # a float32 product of float32 factors, as PyTorch's
-        mu_product = state["mu_product"] = float(np.float32(state["mu_product"]) * np.float32(mu))
+        mu_product = state["mu_product"] = _float32(state["mu_product"] * _float32(mu))
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         update_moments(exp_avg, exp_avg_sq, grad, group["betas"])
 
         denom = xp.sqrt(exp_avg_sq / (1 - beta2 ** step)) + group["eps"]
         param -= (lr * (1 - mu) / (1 - mu_product)) * grad / denom
         param -= (lr * mu_next / (1 - mu_product * mu_next)) * exp_avg / denom
+
+
+def _float32(x):
+    """`x` rounded to the nearest float32 (a product of two float32 numbers is exact in a Python float, so
+    rounding it gives the float32 product)."""
+    return struct.unpack("f", struct.pack("f", x))[0]
