@@ -35,19 +35,90 @@ def test_groups_take_the_defaults_they_do_not_set():
     assert [g["lr"] for g in opt.param_groups] == [0.5, 0.1]
     assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.9]
     assert opt.param_groups[0]["params"][1] is params[1]
-    assert opt.defaults == dict(lr=0.1, momentum=0.9, dampening=0, weight_decay=0, nesterov=False)
+    assert opt.defaults == dict(lr=0.1, momentum=0.9, dampening=0, weight_decay=0, nesterov=False, maximize=False,
+                                foreach=None, differentiable=False, fused=None)
 
 
-def test_defaults_match_pytorch():
-    p = make_params()
-    assert optim.SGD(p).defaults["lr"] == 1e-3  # torch 2.x gives SGD a default lr too
-    assert optim.Adagrad(p).defaults == dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
-                                             eps=1e-10)
-    assert optim.RMSprop(p).defaults == dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
-                                             centered=False)
-    assert optim.Adam(p).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)
-    assert optim.AdamW(p).defaults["weight_decay"] == 1e-2
-    assert optim.LBFGS(p).defaults["max_eval"] == 25
+# each optimizer's defaults as torch 2.13 prints them (param_groups carry the same keys)
+PYTORCH_DEFAULTS = {
+    "SGD": dict(lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False, maximize=False, foreach=None,
+                differentiable=False, fused=None),
+    "Adagrad": dict(lr=0.01, lr_decay=0, eps=1e-10, weight_decay=0, initial_accumulator_value=0, foreach=None,
+                    maximize=False, differentiable=False, fused=None),
+    "RMSprop": dict(lr=0.01, momentum=0, alpha=0.99, eps=1e-08, centered=False, weight_decay=0, capturable=False,
+                    foreach=None, maximize=False, differentiable=False),
+    "Adam": dict(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False, maximize=False,
+                 foreach=None, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=False),
+    "AdamW": dict(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01, amsgrad=False, maximize=False,
+                  foreach=None, capturable=False, differentiable=False, fused=None, decoupled_weight_decay=True),
+    "NAdam": dict(lr=0.002, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, momentum_decay=0.004,
+                  decoupled_weight_decay=False, maximize=False, foreach=None, capturable=False,
+                  differentiable=False),
+    "RAdam": dict(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, maximize=False, foreach=None,
+                  capturable=False, decoupled_weight_decay=False, differentiable=False),
+    "Adadelta": dict(lr=1.0, rho=0.9, eps=1e-06, weight_decay=0, maximize=False, capturable=False, foreach=None,
+                     differentiable=False),
+    "Adamax": dict(lr=0.002, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, foreach=None, maximize=False,
+                   differentiable=False, capturable=False),
+}
+
+
+@pytest.mark.parametrize("name", list(PYTORCH_DEFAULTS))
+def test_defaults_and_group_keys_match_pytorch(name):
+    opt = getattr(optim, name)(make_params())
+    assert opt.defaults == PYTORCH_DEFAULTS[name]
+    assert {key: value for key, value in opt.param_groups[0].items() if key != "params"} == PYTORCH_DEFAULTS[name]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", list(PYTORCH_DEFAULTS))
+def test_defaults_match_live_pytorch(name):
+    torch = pytest.importorskip("torch")
+    assert getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)]).defaults == PYTORCH_DEFAULTS[name]
+
+
+def test_lbfgs_defaults():
+    assert optim.LBFGS(make_params()).defaults["max_eval"] == 25
+
+
+@pytest.mark.parametrize("option, why", [("differentiable", "not recorded by autograd"),
+                                         ("capturable", "CUDA graphs"), ("fused", "no fused")])
+def test_implementation_switches_other_than_the_default_are_refused(option, why):
+    with pytest.raises(ValueError, match=f"Adam: {option}=True is not supported .*{why}"):
+        optim.Adam(make_params(), **{option: True})
+    optim.Adam(make_params(), foreach=False)  # foreach only picks PyTorch's loop: accepted
+
+
+def test_named_parameters_are_accepted_and_their_names_kept():
+    model = tl.nn.Sequential(tl.nn.Linear(3, 4), tl.nn.ReLU(), tl.nn.Linear(4, 2))
+    opt = optim.SGD(model.named_parameters(), lr=0.1)
+    names = ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert opt.param_groups[0]["param_names"] == names
+    assert opt.param_groups[0]["params"][0] is model[0].weight
+    assert opt.state_dict()["param_groups"][0]["param_names"] == names
+    with pytest.raises(ValueError, match="must have parameter names .*or none"):
+        opt.add_param_group({"params": [tl.zeros(2, requires_grad=True)]})
+    model(tl.ones(5, 3)).sum().backward()
+    before = model[0].weight.data.copy()
+    opt.step()
+    assert np.any(model[0].weight.data != before)
+
+
+@pytest.mark.parametrize("name", list(PYTORCH_DEFAULTS))
+def test_maximize_climbs_as_minimizing_the_negation_descends(name):
+    """maximize=True on -loss takes exactly the steps of minimizing loss (the parity cases check PyTorch's)."""
+    params, negated = make_params(), make_params()
+    options = dict(lr=0.5) if name == "SGD" else {}
+    train(getattr(optim, name)(params, **options), params, steps=5)
+    opt = getattr(optim, name)(negated, maximize=True, **options)
+    _, x, y = cases.make_problem(0)
+    x, y = tl.tensor(x, dtype=tl.float64), tl.tensor(y, dtype=tl.float64)
+    for _ in range(5):
+        opt.zero_grad()
+        (-cases.mlp_loss(negated, x, y)).backward()
+        opt.step()
+    for p, q in zip(params, negated):
+        np.testing.assert_array_equal(p.data, q.data)
 
 
 def test_a_group_of_one_tensor_and_a_generator_are_accepted():
@@ -77,6 +148,10 @@ def test_learning_rate_is_read_from_the_group_at_each_step():
      {"step", "square_avg", "momentum_buffer", "grad_avg"}),
     (lambda p: optim.Adam(p), {"step", "exp_avg", "exp_avg_sq"}),
     (lambda p: optim.AdamW(p, amsgrad=True), {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
+    (lambda p: optim.NAdam(p), {"step", "mu_product", "exp_avg", "exp_avg_sq"}),
+    (lambda p: optim.RAdam(p), {"step", "exp_avg", "exp_avg_sq"}),
+    (lambda p: optim.Adadelta(p), {"step", "square_avg", "acc_delta"}),
+    (lambda p: optim.Adamax(p), {"step", "exp_avg", "exp_inf"}),
 ])
 def test_state_uses_pytorch_names(make, names):
     params = make_params()
@@ -85,7 +160,7 @@ def test_state_uses_pytorch_names(make, names):
     assert set(opt.state[params[0]]) == names
     if "step" in names:
         assert opt.state[params[0]]["step"] == 3
-    for key in names - {"step"}:
+    for key in names - {"step", "mu_product"}:  # the counters are numbers, the buffers shaped like p
         assert opt.state[params[0]][key].shape == params[0].shape
 
 
@@ -199,7 +274,8 @@ def test_state_dict_is_a_snapshot():
     np.testing.assert_array_equal(sd["state"][0]["momentum_buffer"], saved)
 
 
-@pytest.mark.parametrize("case", ["sgd_groups", "adagrad_all", "rmsprop_all", "adam_groups", "adamw_amsgrad_wd"])
+@pytest.mark.parametrize("case", ["sgd_groups", "adagrad_all", "rmsprop_all", "adam_groups", "adamw_amsgrad_wd",
+                                  "nadam_momentum_decay", "radam_short_warmup", "adadelta_all", "adamax_groups"])
 def test_resuming_from_a_state_dict_gives_the_same_steps(case):
     params = make_params()
     opt = cases.build_optimizer(optim, case, params)
@@ -319,6 +395,12 @@ def test_bad_parameter_lists_fail_clearly(build, error, message):
     (lambda p: optim.Adam(p, eps=-1.0), "invalid eps=-1.0"),
     (lambda p: optim.AdamW(p, weight_decay=-0.01), "AdamW: invalid weight_decay=-0.01"),
     (lambda p: optim.AdamW([{"params": p, "betas": (0.9, 1.5)}]), "AdamW: invalid beta parameter at index 1"),
+    (lambda p: optim.NAdam(p, momentum_decay=-0.1), "NAdam: invalid momentum_decay=-0.1"),
+    (lambda p: optim.NAdam(p, betas=(0.9, 1.0)), "NAdam: invalid beta parameter at index 1"),
+    (lambda p: optim.RAdam(p, eps=-1e-8), "RAdam: invalid eps=-1e-08"),
+    (lambda p: optim.Adadelta(p, rho=1.5), "Adadelta: invalid rho=1.5: must be in"),
+    (lambda p: optim.Adadelta(p, lr=-1.0), "Adadelta: invalid lr=-1.0"),
+    (lambda p: optim.Adamax(p, betas=(-0.1, 0.999)), "Adamax: invalid beta parameter at index 0"),
     (lambda p: optim.LBFGS(p, lr=-1), "invalid lr=-1"),
     (lambda p: optim.LBFGS(p, history_size=0), "invalid history_size=0"),
     (lambda p: optim.LBFGS(p, line_search_fn="wolfe"), "line_search_fn must be None or 'strong_wolfe'"),
@@ -379,7 +461,8 @@ def test_clip_grad_norm_matches_live_pytorch(norm_type):
 # -- GPU ----------------------------------------------------------------------------------------
 @pytest.mark.gpu
 @pytest.mark.skipif(not tl.backend.cuda_available(), reason="needs CuPy and an NVIDIA GPU")
-@pytest.mark.parametrize("case", ["sgd_groups", "adagrad_all", "rmsprop_all", "adam_groups", "adamw_amsgrad_wd"])
+@pytest.mark.parametrize("case", ["sgd_groups", "adagrad_all", "rmsprop_all", "adam_groups", "adamw_amsgrad_wd",
+                                  "nadam_momentum_decay", "radam_short_warmup", "adadelta_all", "adamax_groups"])
 def test_the_same_steps_on_the_gpu(case):
     cpu, gpu = make_params(), make_params(device="cuda")
     for params in (cpu, gpu):
@@ -432,3 +515,60 @@ def test_hyperparameters_must_be_numbers(make):
     with pytest.raises(TypeError, match=r"SGD: lr must be a number, got '0.1' \(str\)|Adam: lr must be a number, "
                                         r"got None|momentum must be a number, got '0.9'"):
         make(make_params())
+
+
+# -- nn.utils.parameters_to_vector / vector_to_parameters -------------------------------------------
+def test_parameters_to_vector_and_back():
+    params = make_params()
+    vec = tl.nn.utils.parameters_to_vector(params)
+    np.testing.assert_array_equal(vec.detach().numpy(), cases.flat(p.detach().numpy() for p in params))
+    (vec * tl.arange(vec.shape[0], dtype=tl.float64)).sum().backward()  # differentiable, as torch's
+    np.testing.assert_array_equal(params[1].grad.numpy(), np.arange(18, 24))
+    held = params[0].data
+    tl.nn.utils.vector_to_parameters(vec * 2, params)
+    assert params[0].data is held  # written in place: an optimizer's references stay valid
+    np.testing.assert_array_equal(tl.nn.utils.parameters_to_vector(params).detach().numpy(),
+                                  2 * vec.detach().numpy())
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda p: tl.nn.utils.vector_to_parameters(np.zeros(41), p), TypeError, "expected a Tensor, got ndarray"),
+    (lambda p: tl.nn.utils.vector_to_parameters(tl.zeros(40), p), ValueError, "40 elements, the parameters 41"),
+    (lambda p: tl.nn.utils.vector_to_parameters(tl.zeros(41, 1), p), ValueError, "expected a 1-D tensor"),
+    (lambda p: tl.nn.utils.parameters_to_vector([]), ValueError, "got no parameters"),
+])
+def test_vector_conversions_fail_clearly(call, error, message):
+    with pytest.raises(error, match=message):
+        call(make_params())
+
+
+@pytest.mark.torch
+def test_vector_conversions_match_live_pytorch():
+    torch = pytest.importorskip("torch")
+    arrays, _, _ = cases.make_problem(2)
+    ours = [tl.tensor(a, dtype=tl.float64) for a in arrays]
+    theirs = [torch.tensor(a) for a in arrays]
+    np.testing.assert_array_equal(tl.nn.utils.parameters_to_vector(ours).numpy(),
+                                  torch.nn.utils.parameters_to_vector(theirs).numpy())
+    vec = np.linspace(-1, 1, 41)
+    tl.nn.utils.vector_to_parameters(tl.tensor(vec, dtype=tl.float64), ours)
+    torch.nn.utils.vector_to_parameters(torch.tensor(vec), theirs)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("case", ["nadam_momentum_decay", "radam_short_warmup", "adadelta_all", "adamax_all"])
+def test_new_optimizers_resume_from_a_saved_file(case, tmp_path):
+    """state_dict -> tl.save -> tl.load -> load_state_dict takes the same steps (NAdam's mu_product included)."""
+    params = make_params()
+    opt = cases.build_optimizer(optim, case, params)
+    train(opt, params, steps=4)
+    tl.save(opt.state_dict(), tmp_path / "opt.tlz")
+    saved_params = values(params)
+    train(opt, params, steps=4)
+    resumed = [tl.tensor(a, dtype=tl.float64, requires_grad=True) for a in saved_params]
+    opt2 = cases.build_optimizer(optim, case, resumed)
+    opt2.load_state_dict(tl.load(tmp_path / "opt.tlz"))
+    train(opt2, resumed, steps=4)
+    for p, q in zip(params, resumed):
+        np.testing.assert_array_equal(p.data, q.data)

@@ -36,52 +36,34 @@ from minitl.optim.optimizer import Optimizer
 
 
 class Adam(Optimizer):
-    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False)``.
+    """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *, maximize=False,
+    decoupled_weight_decay=False)``.
 
-    ``weight_decay`` is an L2 term added to the gradient (use AdamW for the
-    decoupled form). State per parameter: ``step``, ``exp_avg``,
-    ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
+    ``weight_decay`` is an L2 term added to the gradient (AdamW, or
+    ``decoupled_weight_decay=True``, for the decoupled form). State per
+    parameter: ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
     """
+    nonnegative_options = ("lr", "eps", "weight_decay")
     state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    decoupled_weight_decay = False
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
+                 decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable,
+                        fused=fused, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
-
-    def _check_hyperparameters(self, group):
-        self._check_nonnegative(group, "lr", "eps", "weight_decay")
-        betas = group["betas"]
-        if len(betas) != 2:
-            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            if not 0 <= beta < 1:
-                raise ValueError(f"{type(self).__name__}: invalid beta parameter at index {i}: {beta!r}, "
-                                 "must be in [0, 1)")
 
     def _update(self, param, grad, state, group):
         xp = get_array_module(param)
         beta1, beta2 = group["betas"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param)
-            state["exp_avg_sq"] = xp.zeros_like(param)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(param)
-        state["step"] += 1
-        step = state["step"]
+        lr = group["lr"]
+        moments = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+        step = self._next_step(state, param, *moments)
 
-        if weight_decay != 0:
-            if self.decoupled_weight_decay:
-                param *= 1 - lr * weight_decay
-            else:
-                grad = grad + weight_decay * param
-
+        grad = apply_weight_decay(param, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += (1 - beta1) * (grad - exp_avg)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        update_moments(exp_avg, exp_avg_sq, grad, group["betas"])
         if group["amsgrad"]:
             xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
             second_moment = state["max_exp_avg_sq"]
@@ -95,12 +77,33 @@ class Adam(Optimizer):
         param -= step_size * exp_avg / denom
 
 
+def apply_weight_decay(param, grad, group):
+    """The gradient with the L2 term added, or (decoupled_weight_decay) `param` shrunk in place and `grad`."""
+    lr, weight_decay = group["lr"], group["weight_decay"]
+    if weight_decay == 0:
+        return grad
+    if group["decoupled_weight_decay"]:
+        param *= 1 - lr * weight_decay
+        return grad
+    return grad + weight_decay * param
+
+
+def update_moments(exp_avg, exp_avg_sq, grad, betas):
+    """Adam's two moving averages, in place: of the gradient and of its square."""
+    beta1, beta2 = betas
+    exp_avg += (1 - beta1) * (grad - exp_avg)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * grad * grad
+
+
 class AdamW(Adam):
-    """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False)``.
+    """``AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *, maximize=False)``.
 
     Adam with decoupled weight decay: ``x *= 1 - lr * weight_decay`` before the Adam step.
     """
-    decoupled_weight_decay = True
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

@@ -102,6 +102,7 @@ class LBFGS(Optimizer):
 
     def step(self, closure):
         """Run up to ``max_iter`` L-BFGS iterations; returns the loss at the start."""
+        self._opt_called = True
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]

@@ -8,6 +8,17 @@ head::
 
     opt = SGD([{"params": backbone, "lr": 1e-4}, {"params": head}], lr=1e-2, momentum=0.9)
 
+As in PyTorch 2.x, the parameters may also come with their names,
+``SGD(model.named_parameters())``: each group then keeps them under
+``'param_names'`` (shown in ``state_dict()``).
+
+Every optimizer takes ``maximize=True`` to climb instead of descend (the
+gradient's sign is flipped before the rule). The groups also carry
+PyTorch's switches between its implementations of one rule: ``foreach``
+(accepted, no effect: minitl has one loop over the parameters),
+``differentiable``, ``capturable`` and ``fused`` (only their default values
+are accepted: minitl has no differentiable step, CUDA graphs or fused kernels).
+
 ``step()`` walks every group and calls the subclass's update rule once per
 parameter that has a gradient (a parameter whose ``.grad`` is None is left
 alone: no weight decay, no momentum). The rule reads and writes
@@ -28,13 +39,14 @@ from minitl.autograd import Array, Tensor, clear_grads, enable_grad, no_grad
 
 
 class Optimizer:
-    """Base class: subclasses define ``_check_hyperparameters`` and ``_update``.
+    """Base class: subclasses define ``_update``, and ``nonnegative_options`` or ``_check_hyperparameters``.
 
     ``state_names`` lists the per-parameter buffers shaped like the parameter:
     ``state[p]`` shows them as Tensors, and their shapes are checked when a
     state_dict is loaded.
     """
     state_names = ()
+    nonnegative_options = ()  # checked by the default _check_hyperparameters
 
     def __init__(self, params, defaults):
         name = type(self).__name__
@@ -55,6 +67,7 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
+        self._opt_called = False  # set by step(): schedulers warn when they step before the optimizer
         for group in groups:
             self.add_param_group(group)
 
@@ -75,6 +88,13 @@ class Optimizer:
         if params is None:
             raise ValueError(f"{name}: a param group needs a 'params' entry, got keys {sorted(param_group)}")
         params = [params] if isinstance(params, Tensor) else _ordered_list(params, name)
+        names = None
+        if params and all(isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+                          for item in params):  # model.named_parameters()
+            names, params = [n for n, _ in params], [p for _, p in params]
+        if self.param_groups and (names is None) != ("param_names" not in self.param_groups[0]):
+            raise ValueError(f"{name}: all parameter groups must have parameter names (named_parameters()), "
+                             "or none")
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
@@ -90,11 +110,18 @@ class Optimizer:
         group = dict(self.defaults)
         group.update(param_group)
         group["params"] = params
+        if names is not None:
+            group["param_names"] = names
+        _check_implementation_switches(name, group)
         self._check_hyperparameters(group)
         self.param_groups.append(group)
 
     def _check_hyperparameters(self, group):
-        """Raise ValueError for an invalid option in `group` (each subclass checks its own)."""
+        """Raise ValueError for an invalid option in `group`: by default, each of `nonnegative_options` must be
+        a number >= 0 and `betas`, where the optimizer has them, a pair in [0, 1). Subclasses add their own."""
+        self._check_nonnegative(group, *self.nonnegative_options)
+        if "betas" in group:
+            self._check_betas(group)
 
     def _check_nonnegative(self, group, *names):
         for key in names:
@@ -104,6 +131,25 @@ class Optimizer:
             if not group[key] >= 0:  # `not >=` also catches NaN
                 raise ValueError(f"{type(self).__name__}: invalid {key}={group[key]!r}: must be >= 0")
 
+    def _check_betas(self, group):
+        betas = group["betas"]
+        if len(betas) != 2:
+            raise ValueError(f"{type(self).__name__}: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{type(self).__name__}: invalid beta parameter at index {i}: {beta!r}, "
+                                 "must be in [0, 1)")
+
+    @staticmethod
+    def _next_step(state, param, *buffers):
+        """Count a step in ``state['step']`` (from 1) and return it; the first step also creates `buffers`,
+        zeros shaped like `param`."""
+        if not state:
+            state["step"] = 0
+            state.update({name: backend.get_array_module(param).zeros_like(param) for name in buffers})
+        state["step"] += 1
+        return state["step"]
+
     # -- the update -----------------------------------------------------------
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns closure() when a closure is given.
@@ -111,6 +157,7 @@ class Optimizer:
         `closure` re-evaluates the model and returns the loss (zero_grad,
         forward, backward); most optimizers need none.
         """
+        self._opt_called = True
         loss = None
         if closure is not None:
             with enable_grad():
@@ -132,7 +179,8 @@ class Optimizer:
         p, group = parameter_and_group
         state = self.state[p]
         arrays = {key: value.data if isinstance(value, Tensor) else value for key, value in state.items()}
-        self._update(p.data, p.grad.data, arrays, group)
+        grad = -p.grad.data if group.get("maximize") else p.grad.data  # climbing f is descending -f
+        self._update(p.data, grad, arrays, group)
         state.update(tensor_state(arrays, self.state_names, state))
 
     def _update(self, param: Array, grad: Array, state: dict, group: dict) -> None:
@@ -205,6 +253,16 @@ class Optimizer:
         self.param_groups = [{**saved, "params": group["params"]}
                              for saved, group in zip(saved_groups, self.param_groups)]
         self.state = state
+
+
+def _check_implementation_switches(name, group):
+    """PyTorch's switches between implementations of the same rule: keep the defaults, or say why not."""
+    refused = {"differentiable": "minitl's optimizer step is not recorded by autograd",
+               "capturable": "minitl does not capture CUDA graphs",
+               "fused": "minitl has no fused optimizer kernels"}
+    for key, why in refused.items():
+        if group.get(key):
+            raise ValueError(f"{name}: {key}={group[key]!r} is not supported ({why}); leave it at its default")
 
 
 def _ordered_list(params, name):

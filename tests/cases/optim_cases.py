@@ -66,6 +66,31 @@ OPTIMIZER_CASES = {
     "adamw_wd": ("AdamW", dict(lr=0.01, weight_decay=0.1), None),
     "adamw_no_wd": ("AdamW", dict(lr=0.01, weight_decay=0), None),
     "adamw_amsgrad_wd": ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True), None),
+    "adam_decoupled": ("Adam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    "nadam": ("NAdam", dict(lr=0.01), None),
+    "nadam_wd": ("NAdam", dict(lr=0.01, weight_decay=0.01), None),
+    "nadam_decoupled": ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    "nadam_momentum_decay": ("NAdam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-4, momentum_decay=0.1), None),
+    "radam": ("RAdam", dict(lr=0.01), None),
+    "radam_wd": ("RAdam", dict(lr=0.01, weight_decay=0.01), None),
+    "radam_decoupled": ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), None),
+    "radam_short_warmup": ("RAdam", dict(lr=0.01, betas=(0.9, 0.9), eps=1e-4), None),  # rectified from step 3
+    "adadelta": ("Adadelta", dict(), None),
+    "adadelta_all": ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.01), None),
+    "adamax": ("Adamax", dict(lr=0.01), None),
+    "adamax_all": ("Adamax", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-4, weight_decay=0.01), None),
+    "adamax_groups": ("Adamax", dict(lr=0.01),
+                      [([0, 1, 4], dict(lr=0.003, weight_decay=0.01)), ([2, 3], dict(betas=(0.5, 0.9)))]),
+    # maximize=True on the negated loss takes the same steps as minimizing the loss
+    "sgd_maximize": ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.01, maximize=True), None),
+    "adagrad_maximize": ("Adagrad", dict(lr=0.1, weight_decay=0.01, maximize=True), None),
+    "rmsprop_maximize": ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5, maximize=True), None),
+    "adam_maximize": ("Adam", dict(lr=0.01, weight_decay=0.01, amsgrad=True, maximize=True), None),
+    "adamw_maximize": ("AdamW", dict(lr=0.01, weight_decay=0.1, maximize=True), None),
+    "nadam_maximize": ("NAdam", dict(lr=0.01, weight_decay=0.01, maximize=True), None),
+    "radam_maximize": ("RAdam", dict(lr=0.01, weight_decay=0.01, maximize=True), None),
+    "adadelta_maximize": ("Adadelta", dict(weight_decay=0.01, maximize=True), None),
+    "adamax_maximize": ("Adamax", dict(lr=0.01, weight_decay=0.01, maximize=True), None),
 }
 
 
@@ -92,9 +117,10 @@ def run_optimizer(lib, optim_module, case, arrays, x, y):
     x, y = lib.tensor(x, dtype=lib.float64), lib.tensor(y, dtype=lib.float64)
     opt = build_optimizer(optim_module, case, params)
     checkpoints = []
+    sign = -1 if opt.defaults.get("maximize") else 1
     for step in range(1, STEPS + 1):
         opt.zero_grad()
-        mlp_loss(params, x, y).backward()
+        (sign * mlp_loss(params, x, y)).backward()
         opt.step()
         if step in CHECKPOINTS:
             checkpoints.append(flat(p.detach().numpy() for p in params))
@@ -119,7 +145,24 @@ def _inverse(epoch):
     return 1 / (1 + 0.1 * epoch)
 
 
-# name -> (scheduler class name, keyword arguments)
+def _warmup_then_cosine(lr_scheduler, optimizer):
+    return dict(schedulers=[lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=10),
+                            lr_scheduler.CosineAnnealingLR(optimizer, T_max=60, eta_min=1e-3)], milestones=[10])
+
+
+def _three_in_sequence(lr_scheduler, optimizer):
+    return dict(schedulers=[lr_scheduler.ExponentialLR(optimizer, gamma=0.9),
+                            lr_scheduler.StepLR(optimizer, step_size=7, gamma=0.5),
+                            lr_scheduler.LambdaLR(optimizer, _inverse)], milestones=[20, 55])
+
+
+def _chained(lr_scheduler, optimizer):
+    return dict(schedulers=[lr_scheduler.ExponentialLR(optimizer, gamma=0.97),
+                            lr_scheduler.StepLR(optimizer, step_size=20, gamma=0.5),
+                            lr_scheduler.LinearLR(optimizer, start_factor=0.2, total_iters=8)])
+
+
+# name -> (scheduler class name, keyword arguments, or a function (lr_scheduler, optimizer) -> them)
 SCHEDULE_CASES = {
     "step": ("StepLR", dict(step_size=30, gamma=0.1)),
     "step_7": ("StepLR", dict(step_size=7, gamma=0.5)),
@@ -132,6 +175,23 @@ SCHEDULE_CASES = {
     "warm_restarts_mult": ("CosineAnnealingWarmRestarts", dict(T_0=5, T_mult=2, eta_min=1e-4)),
     "lambda": ("LambdaLR", dict(lr_lambda=_warmup)),
     "lambda_per_group": ("LambdaLR", dict(lr_lambda=[_warmup, _inverse])),
+    "linear_warmup": ("LinearLR", dict()),
+    "linear": ("LinearLR", dict(start_factor=0.25, end_factor=0.5, total_iters=40)),
+    "linear_decay": ("LinearLR", dict(start_factor=1.0, end_factor=0.0, total_iters=80)),
+    "polynomial": ("PolynomialLR", dict(total_iters=60, power=2.0)),
+    "polynomial_linear": ("PolynomialLR", dict(total_iters=120)),
+    "one_cycle": ("OneCycleLR", dict(max_lr=[1.0, 0.3], total_steps=101)),
+    "one_cycle_linear_three_phase": ("OneCycleLR", dict(max_lr=0.5, epochs=12, steps_per_epoch=10, pct_start=0.25,
+                                                        anneal_strategy="linear", three_phase=True,
+                                                        div_factor=10.0, final_div_factor=100.0)),
+    "cyclic": ("CyclicLR", dict(base_lr=0.001, max_lr=0.1, step_size_up=10)),
+    "cyclic_triangular2": ("CyclicLR", dict(base_lr=[0.01, 0.001], max_lr=[0.2, 0.05], step_size_up=5,
+                                            step_size_down=15, mode="triangular2", cycle_momentum=False)),
+    "cyclic_exp_range": ("CyclicLR", dict(base_lr=0.001, max_lr=0.1, step_size_up=8, mode="exp_range",
+                                          gamma=0.98)),
+    "sequential_warmup_cosine": ("SequentialLR", _warmup_then_cosine),
+    "sequential_three": ("SequentialLR", _three_in_sequence),
+    "chained": ("ChainedScheduler", _chained),
 }
 
 
@@ -140,11 +200,45 @@ def schedule_values(lib, optim_module, case):
     class_name, kwargs = SCHEDULE_CASES[case]
     groups = [{"params": [lib.zeros(1, requires_grad=True)], "lr": lr} for lr in GROUP_LRS]
     opt = optim_module.SGD(groups, lr=GROUP_LRS[0])
-    scheduler = getattr(optim_module.lr_scheduler, class_name)(opt, **kwargs)
+    if callable(kwargs):
+        kwargs = kwargs(optim_module.lr_scheduler, opt)
+    scheduler = getattr(optim_module.lr_scheduler, class_name)(optimizer=opt, **kwargs)
     values = [scheduler.get_last_lr()]
     for _ in range(SCHEDULE_STEPS):
         opt.step()  # no gradients: nothing moves, but schedulers expect the optimizer to step first
         scheduler.step()
+        values.append(scheduler.get_last_lr())
+    return np.array(values, dtype=np.float64)
+
+
+PLATEAU_STEPS = 80
+
+
+def validation_loss(epoch):
+    """A made-up validation loss: falls, then wobbles on plateaus (so the lr drops several times)."""
+    return max(1.0 - 0.05 * epoch, 0.4) + 0.01 * ((epoch * 7) % 5) - 0.001 * min(epoch, 40)
+
+
+# name -> ReduceLROnPlateau keyword arguments; mode='max' cases watch the negated loss
+PLATEAU_CASES = {
+    "plateau": dict(patience=5),
+    "plateau_cooldown_min_lr": dict(factor=0.5, patience=2, cooldown=3, min_lr=[0.01, 0.002]),
+    "plateau_max_abs": dict(mode="max", threshold=0.005, threshold_mode="abs", patience=3, factor=0.3),
+    "plateau_eps": dict(factor=0.5, patience=1, eps=0.004),
+}
+
+
+def plateau_values(lib, optim_module, case):
+    """Each group's lr after each of PLATEAU_STEPS epochs of step(metric): shape (steps, groups)."""
+    kwargs = PLATEAU_CASES[case]
+    groups = [{"params": [lib.zeros(1, requires_grad=True)], "lr": lr} for lr in GROUP_LRS]
+    opt = optim_module.SGD(groups, lr=GROUP_LRS[0])
+    scheduler = optim_module.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
+    sign = -1 if kwargs.get("mode") == "max" else 1
+    values = []
+    for epoch in range(PLATEAU_STEPS):
+        opt.step()
+        scheduler.step(sign * validation_loss(epoch))
         values.append(scheduler.get_last_lr())
     return np.array(values, dtype=np.float64)
 

@@ -11,6 +11,7 @@ It writes tests/golden/optim.npz with, all float64:
   <case>/state/<name>                        torch's state buffer <name> after the last step, the
                                              parameters having it flattened in order
   schedule/<case>                            each group's lr, (SCHEDULE_STEPS + 1, groups)
+  plateau/<case>                             ReduceLROnPlateau: each group's lr, (PLATEAU_STEPS, groups)
   lbfgs/<case>/losses, /points, /counts      L-BFGS on Rosenbrock: step() results, x after each
                                              step, (func_evals, n_iter) at the end
 """
@@ -33,6 +34,10 @@ def torch_schedule(case):
     return cases.schedule_values(torch, torch.optim, case)
 
 
+def torch_plateau(case):
+    return cases.plateau_values(torch, torch.optim, case)
+
+
 def torch_lbfgs(case):
     return cases.run_lbfgs(torch, torch.optim, case)
 
@@ -47,6 +52,8 @@ def main():
         record.update({f"{case}/state/{key}": values for key, values in state.items()})
     for case in cases.SCHEDULE_CASES:
         record[f"schedule/{case}"] = torch_schedule(case)
+    for case in cases.PLATEAU_CASES:
+        record[f"plateau/{case}"] = torch_plateau(case)
     for case in cases.LBFGS_CASES:
         losses, points, counts = torch_lbfgs(case)
         record.update({f"lbfgs/{case}/losses": losses, f"lbfgs/{case}/points": points,
@@ -54,7 +61,8 @@ def main():
     path = TESTS / "golden" / "optim.npz"
     np.savez_compressed(path, **record)
     print(f"wrote {path} ({path.stat().st_size // 1024} KiB: {len(cases.OPTIMIZER_CASES)} optimizer runs, "
-          f"{len(cases.SCHEDULE_CASES)} schedules, {len(cases.LBFGS_CASES)} L-BFGS runs; "
+          f"{len(cases.SCHEDULE_CASES)} schedules, "
+          f"{len(cases.PLATEAU_CASES)} plateau runs, {len(cases.LBFGS_CASES)} L-BFGS runs; "
           f"torch {torch.__version__})")
 
 
