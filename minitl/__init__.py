@@ -13,7 +13,7 @@ import importlib
 
 from minitl import autograd, backends, cuda, derivatives, io, nn, ops, optim, testing
 from minitl.autograd import Function, Tensor
-from minitl.backend import device
+from minitl.backend import device, get_default_device, set_default_device
 from minitl.creation import (
     arange,
     as_tensor,
@@ -75,6 +75,7 @@ from minitl.ops.elementwise import abs_ as abs
 from minitl.ops.elementwise import clip, cos, exp, isfinite, isinf, isnan, log, log1p, relu, sigmoid, sin, sqrt, tanh
 from minitl.ops.indexing import diag, gather, index_select, masked_fill, scatter, scatter_add, tril, triu
 from minitl.ops.matmul import bmm, einsum, matmul, mm, outer
+from minitl.ops.out import with_out
 from minitl.ops.reduction import all, amax, amin, any, argmax, argmin, cumsum, logsumexp, mean, norm, prod, std, sum, var
 from minitl.ops.selection import argsort, max, median, min, mode, sort, topk
 from minitl.ops.shape import chunk, flatten, split, unbind
@@ -83,6 +84,13 @@ from minitl.random import Generator, manual_seed
 from minitl.threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
+
+# The function forms take PyTorch's out= too (ops/out.py); the Tensor methods, as in PyTorch, do not.
+(add, sub, mul, div, pow, remainder, floor_divide, maximum, minimum, eq, ne, lt, le, gt, ge, abs, clip, cos, exp, log,
+ log1p, sigmoid, sin, sqrt, tanh, matmul, mm, bmm, outer, sum, mean, prod, cumsum, amax, amin, argmax, argmin, cat, stack,
+ where) = map(with_out, (add, sub, mul, div, pow, remainder, floor_divide, maximum, minimum, eq, ne, lt, le, gt, ge, abs,
+                         clip, cos, exp, log, log1p, sigmoid, sin, sqrt, tanh, matmul, mm, bmm, outer, sum, mean, prod,
+                         cumsum, amax, amin, argmax, argmin, cat, stack, where))
 
 # torch's short names of the dtypes (tl.float is float32, tl.long int64...), and clamp beside clip
 half, float, double, short, int, long, bool = float16, float32, float64, int16, int32, int64, bool_

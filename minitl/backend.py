@@ -91,6 +91,22 @@ class device(str):
     __hash__ = str.__hash__
 
 
+_default_device = CPU
+
+
+def set_default_device(device):
+    """Where the factories (``tl.zeros``, ``tl.randn``, ``tl.tensor`` of lists...) put new tensors when no
+    ``device=`` is given (``torch.set_default_device``); None restores the CPU."""
+    global _default_device
+    device = normalize_device(device) or CPU
+    module_for(device)  # 'cuda' without CuPy or a GPU: say so now
+    _default_device = device
+
+
+def get_default_device():
+    return device(_default_device)
+
+
 def normalize_device(device):
     """'cpu' or 'cuda' from a user's spelling; a clear error for anything else."""
     if device is None:

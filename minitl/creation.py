@@ -46,7 +46,8 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new leaf tensor holding a copy of `data` (numbers, nested lists, arrays or a Tensor)."""
     if isinstance(data, Tensor):
         data = data.data
-    device = backend.normalize_device(device) or backend.device_of(data)
+    device = backend.normalize_device(device) or (backend.device_of(data) if backend.is_array(data)
+                                                   else backend.get_default_device())
     xp = backend.module_for(device)
     from_array = backend.is_array(data) or isinstance(data, np.generic)  # keeps its dtype, as in PyTorch
     array = xp.array(backend.to_device(data, device) if backend.is_array(data) else data, dtype=dtype)
@@ -76,7 +77,7 @@ def as_tensor(data, dtype=None, device=None):
 
 
 def _filled(fill, shape, dtype, requires_grad, device):
-    xp = backend.module_for(device or "cpu")
+    xp = backend.module_for(device or backend.get_default_device())
     return _finish(xp.full(shape_args(shape), fill, dtype=dtype or float32), requires_grad)
 
 
@@ -128,7 +129,7 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     """start, start+step, ... below end (integers stay int64, as in PyTorch)."""
     if end is None:
         start, end = 0, start
-    xp = backend.module_for(device or "cpu")
+    xp = backend.module_for(device or backend.get_default_device())
     array = xp.arange(start, end, step, dtype=dtype)
     if dtype is None and array.dtype.kind == "f":
         array = array.astype(float32)
@@ -137,31 +138,33 @@ def arange(start, end=None, step=1, dtype=None, device=None):
 
 def rand(*shape, dtype=None, requires_grad=False, device=None, generator=None):
     """Uniform samples from [0, 1)."""
-    array = random.uniform(shape_args(shape), dtype=dtype or float32, device=device or "cpu", generator=generator)
+    array = random.uniform(shape_args(shape), dtype=dtype or float32, device=device or backend.get_default_device(),
+                           generator=generator)
     return _finish(array, requires_grad)
 
 
 def randn(*shape, dtype=None, requires_grad=False, device=None, generator=None):
     """Standard normal samples."""
-    array = random.normal(shape_args(shape), dtype=dtype or float32, device=device or "cpu", generator=generator)
+    array = random.normal(shape_args(shape), dtype=dtype or float32, device=device or backend.get_default_device(),
+                          generator=generator)
     return _finish(array, requires_grad)
 
 
 def randperm(n, *, dtype=None, device=None, generator=None):
     """A random permutation of 0, 1, ..., n - 1 (int64)."""
     values = random.rng_of(generator).permutation(n).astype(dtype or int64)
-    return Tensor(backend.to_device(values, device or "cpu"))
+    return Tensor(backend.to_device(values, device or backend.get_default_device()))
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
     """`steps` evenly spaced values from start to end, both included."""
-    xp = backend.module_for(device or "cpu")
+    xp = backend.module_for(device or backend.get_default_device())
     return _finish(xp.linspace(start, end, steps, dtype=dtype or float32), requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     """The n x m identity matrix (n x n by default)."""
-    xp = backend.module_for(device or "cpu")
+    xp = backend.module_for(device or backend.get_default_device())
     return _finish(xp.eye(n, m, dtype=dtype or float32), requires_grad)
 
 
@@ -172,7 +175,7 @@ def randint(low, high=None, size=None, dtype=None, device=None, generator=None):
     if size is None:
         raise TypeError("randint() needs a size, e.g. tl.randint(0, 10, (3,))")
     values = random.rng_of(generator).integers(low, high, size=shape_args((size,)), dtype=dtype or int64)
-    return Tensor(backend.to_device(values, device or "cpu"))
+    return Tensor(backend.to_device(values, device or backend.get_default_device()))
 
 
 def from_numpy(array):

@@ -76,7 +76,7 @@ def test_repr():
     assert repr(tl.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
     assert repr(tl.tensor([1.0], dtype=tl.float64)) == "tensor([1.], dtype=float64)"
     assert repr(tl.tensor([1, 2])) == "tensor([1, 2], dtype=int64)"
-    assert "grad_fn=<Add>" in repr(tl.tensor([1.0], requires_grad=True) + 1)
+    assert "grad_fn=<AddBackward0>" in repr(tl.tensor([1.0], requires_grad=True) + 1)  # PyTorch's name
 
 
 def test_to_same_place_returns_itself():

@@ -75,3 +75,103 @@ def test_dropout2d_needs_two_dimensions_as_torch():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             F.dropout2d(tl.ones(3), 0.5)
+
+
+# -- walking the graph: grad_fn.name() and next_functions ------------------------------------------------
+CHAIN = ["SumBackward0", "AddBackward0", "ExpBackward0", "MulBackward0", "torch::autograd::AccumulateGrad"]
+
+
+def chain_of_names(lib):
+    """The tutorials' walk up the graph: from loss.grad_fn, first non-None of next_functions each time."""
+    x = lib.tensor([1.0, 2.0], requires_grad=True)
+    loss = ((x * lib.tensor([3.0, 4.0])).exp() + 1).sum()
+    names, fn = [], loss.grad_fn
+    while fn is not None:
+        names.append(fn.name())
+        following = [node for node, _ in fn.next_functions if node is not None]
+        fn = following[0] if following else None
+    return names, repr(loss).split("grad_fn=")[1], loss
+
+
+def test_the_graph_walk_names_the_functions_as_torch():
+    names, shown, loss = chain_of_names(tl)
+    assert names == CHAIN and shown == "<SumBackward0>)"
+    assert loss.grad_fn.next_functions[0][1] == 0
+    mul = loss.grad_fn.next_functions[0][0].next_functions[0][0].next_functions[0][0]
+    leaf, constant = mul.next_functions
+    assert leaf[0].variable.tolist() == [1.0, 2.0] and constant == (None, 0)  # the constant is no node
+    assert repr(loss.grad_fn).startswith("<SumBackward0 object at 0x")
+    loss.backward()
+    with pytest.raises(RuntimeError, match="freed by backward"):
+        _ = loss.grad_fn.next_functions
+    if torch is not None:
+        torch_names, torch_shown, _ = chain_of_names(torch)
+        assert (names, shown) == (torch_names, torch_shown)
+
+
+# -- out= ---------------------------------------------------------------------------------------------------
+def out_cases(lib):
+    """(result is out, values, dtype name, warnings) for the forms of out= the tutorials use."""
+    cases = []
+    for make_out, run in [(lambda: lib.zeros(2), lambda out: lib.add(lib.ones(2), lib.ones(2), out=out)),
+                          (lambda: lib.zeros(3), lambda out: lib.add(lib.ones(2), lib.ones(2), out=out)),  # resized
+                          (lambda: lib.zeros(2, dtype=lib.float64), lambda out: lib.mul(lib.ones(2), 3, out=out)),
+                          (lambda: lib.empty(0), lambda out: lib.matmul(lib.ones(2, 2), lib.ones(2), out=out)),
+                          (lambda: lib.empty(0), lambda out: lib.cat([lib.ones(2), lib.zeros(1)], out=out)),
+                          (lambda: lib.zeros(2), lambda out: lib.exp(lib.zeros(2), out=out))]:
+        out = make_out()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run(out)
+        cases.append((result is out, out.tolist(), str(out.dtype).split(".")[-1], len(caught)))
+    return cases
+
+
+OUT_EXPECTED = [(True, [2.0, 2.0], "float32", 0), (True, [2.0, 2.0], "float32", 1), (True, [3.0, 3.0], "float64", 0),
+                (True, [2.0, 2.0], "float32", 0), (True, [1.0, 1.0, 0.0], "float32", 0), (True, [1.0, 1.0], "float32", 0)]
+
+
+def test_out_writes_into_the_given_tensor_as_torch():
+    assert out_cases(tl) == OUT_EXPECTED
+    if torch is not None:
+        assert out_cases(torch) == OUT_EXPECTED
+    out = tl.zeros(2)
+    view = out.data
+    tl.add(tl.ones(2), 1, out=out)
+    assert view.tolist() == [2.0, 2.0]  # same shape: written in place, views see it
+    with pytest.raises(RuntimeError, match=r"add\(\): functions with out=\.\.\. arguments don't support automatic"):
+        tl.add(tl.ones(2, requires_grad=True), 1, out=tl.zeros(2))
+    with pytest.raises(RuntimeError, match="can't be cast to the desired output type"):
+        tl.add(tl.ones(2), 0.5, out=tl.zeros(2, dtype=tl.long))
+    with tl.no_grad():  # allowed where nothing is recorded, as in PyTorch
+        tl.add(tl.ones(2, requires_grad=True), 1, out=out)
+
+
+# -- the default device, whole modules refused by tl.save, .data ---------------------------------------------------
+def test_set_default_device_places_new_tensors_and_refuses_a_missing_gpu():
+    assert tl.get_default_device() == "cpu" and tl.zeros(2).device == "cpu" and tl.tensor([1.0]).device == "cpu"
+    tl.set_default_device("cpu")
+    tl.set_default_device(None)
+    if not tl.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CuPy"):
+            tl.set_default_device("cuda")
+    assert tl.get_default_device() == "cpu"
+
+
+def test_saving_a_whole_module_is_refused_with_the_state_dict_line(tmp_path):
+    model = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"cannot save a whole Linear.*tl\.save\(obj\.state_dict\(\), path\)"):
+        tl.save(model, tmp_path / "model.pt")
+    assert not (tmp_path / "model.pt").exists()
+    tl.save(model.state_dict(), tmp_path / "weights.pt")
+    fresh = nn.Linear(2, 2)
+    fresh.load_state_dict(tl.load(tmp_path / "weights.pt"))
+    assert fresh.weight.tolist() == model.weight.tolist()
+
+
+def test_data_is_the_array_so_the_classic_manual_sgd_step_works():
+    w = tl.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    w.data -= 0.1 * w.grad.data  # PyTorch's pre-optimizer idiom: an in-place step outside autograd
+    np.testing.assert_allclose(w.detach().numpy(), [0.8, 1.6])
+    assert w.is_leaf and w.requires_grad

@@ -90,5 +90,7 @@ class CtxFunction(Function):
 
 @functools.cache
 def node_class(user_class):
-    """A CtxFunction subclass named after the user's class, so ``grad_fn`` and errors name it (``<Cube>``)."""
-    return type(user_class.__name__, (CtxFunction,), {"__doc__": user_class.__doc__})
+    """A CtxFunction subclass named after the user's class, so ``grad_fn`` and errors name it (``<CubeBackward>``,
+    PyTorch's name for a custom Function's node)."""
+    return type(user_class.__name__, (CtxFunction,), {"__doc__": user_class.__doc__,
+                                                       "name": lambda self: f"{user_class.__name__}Backward"})

@@ -90,6 +90,25 @@ class Function:
             return node_class(cls)(cls, args)(*[a for a in args if isinstance(a, Tensor)])
         return cls()(*args)
 
+    def name(self):
+        """The node's name as PyTorch prints it, ``MulBackward0`` (a Function named like its Module drops the
+        suffix: ``GELUFunction`` is ``GELUBackward0``)."""
+        stem = type(self).__name__
+        return stem.removesuffix("Function") + "Backward0" if stem != "Function" else "FunctionBackward0"
+
+    @property
+    def next_functions(self):
+        """One (node, 0) pair per input, as PyTorch's: the Function that made it, an AccumulateGrad for a leaf
+        that requires grad, or None for a constant. What the tutorials walk to print the chain of Functions."""
+        if self.inputs is None:
+            raise RuntimeError(f"{self.name()}'s graph was freed by backward(): walk it before, or call "
+                               f"backward(retain_graph=True)")
+        return tuple((producer if producer is not None else AccumulateGrad(x) if x.requires_grad else None, 0)
+                     for x, producer in zip(self.inputs, self.producers))
+
+    def __repr__(self):
+        return f"<{self.name()} object at {id(self):#x}>"
+
     def forward(self, *xs: Array) -> Array:
         raise NotImplementedError
 
@@ -133,6 +152,21 @@ class Function:
                 raise RuntimeError(f"{type(self).__name__} has no double backward yet: it keeps self.{name} as "
                                    f"an array, a constant to create_graph (so a higher derivative would be wrong); "
                                    f"keep it with self.save_for_backward(...) and read self.saved_tensors instead")
+
+
+class AccumulateGrad:
+    """Where a leaf's gradient is added into its ``.grad``: the node PyTorch shows at a leaf in
+    ``next_functions`` (``.variable`` is the leaf). minitl's engine does this itself; this object only names it."""
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
 
 
 def _kind_of(value, arrays, output):

@@ -85,6 +85,11 @@ def _encode(value, arrays, stored, depth):
         return {"dict": [[key, _encode(item, arrays, stored, depth + 1)] for key, item in value.items()]}
     array = value.data if isinstance(value, Tensor) else value  # a Tensor is saved as its array
     if not backend.is_array(array):
+        if callable(getattr(value, "state_dict", None)):  # a Module or an Optimizer: its state, never its code
+            kind = type(value).__name__
+            raise TypeError(f"cannot save a whole {kind}: minitl's checkpoints hold values, never code (PyTorch's "
+                            f"torch.save(model) pickles the class). Save its state instead: tl.save(obj.state_dict(), "
+                            f"path), and later obj.load_state_dict(tl.load(path)) into a new {kind}")
         raise TypeError(f"cannot save a {type(value).__name__}: a checkpoint holds arrays, Tensors, numbers, "
                         "strings, None, and lists, tuples and dicts of them")
     if array.dtype.kind not in _NUMERIC_KINDS or array.dtype.fields is not None:
