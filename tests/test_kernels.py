@@ -11,7 +11,7 @@ import pytest
 
 import minitl as tl
 from minitl import threads
-from minitl.kernels import convolution, elementwise, pooling, unfold
+from minitl.kernels import convolution, elementwise, normalization, pooling, unfold
 
 TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-12), np.float32: dict(rtol=2e-5, atol=2e-5)}
 DTYPES = [np.float64, np.float32]
@@ -148,6 +148,51 @@ def test_max_pool2d_counts_past_255_window_offsets():
     assert y.item() == 288 and argmax.item() == int(np.argmax(x)) and argmax.dtype == np.uint16
 
 
+BATCH_NORM_SHAPES = [(6, 3), (4, 3, 5), (2, 3, 4, 5)]
+
+
+def batch_norm_arrays(shape, dtype, seed=2):
+    rng = np.random.default_rng(seed)
+    channels = shape[1]
+    return (normal(rng, shape, dtype), normal(rng, channels, dtype), normal(rng, channels, dtype),
+            normal(rng, shape, dtype), normal(rng, channels, dtype), rng.uniform(0.5, 2, channels).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BATCH_NORM_SHAPES)
+def test_batch_norm(shape, dtype):
+    x, weight, bias, g, _, _ = batch_norm_arrays(shape, dtype)
+    fast, reference = normalization.batch_norm(x, weight, bias, 1e-5), normalization.reference_batch_norm(x, weight, bias, 1e-5)
+    for value, expected in zip(fast, reference):  # y, xhat, mean, var, inv_std
+        assert_close(value, expected, dtype)
+    xhat, inv_std = fast[1], fast[4]
+    for need_dx in (True, False):
+        fast = normalization.batch_norm_backward(g, xhat, weight, inv_std, True, need_dx)
+        reference = normalization.reference_batch_norm_backward(g, xhat, weight, inv_std, True, need_dx)
+        assert (fast[0] is None) == (not need_dx)
+        for value, expected in zip(fast, reference):  # dx, dgamma, dbeta
+            if expected is not None:
+                assert_close(value, expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BATCH_NORM_SHAPES)
+def test_batch_norm_eval(shape, dtype):
+    x, weight, bias, g, mean, var = batch_norm_arrays(shape, dtype)
+    y, inv_std = normalization.batch_norm_eval(x, weight, bias, mean, var, 1e-5)
+    expected_y, expected_inv_std = normalization.reference_batch_norm_eval(x, weight, bias, mean, var, 1e-5)
+    assert_close(y, expected_y, dtype)
+    assert_close(inv_std, expected_inv_std, dtype)
+    xhat = (x - mean.reshape(inv_std.shape)) * inv_std
+    for given_xhat in (xhat, None):  # None: dgamma is not wanted
+        fast = normalization.batch_norm_backward(g, given_xhat, weight, inv_std, False, True)
+        reference = normalization.reference_batch_norm_backward(g, given_xhat, weight, inv_std, False, True)
+        assert (fast[1] is None) == (given_xhat is None)
+        for value, expected in zip(fast, reference):
+            if expected is not None:
+                assert_close(value, expected, dtype)
+
+
 # (input shape, kernel, stride, padding, dilation)
 UNFOLD_CASES = [((2, 3, 6, 5), (3, 3), (1, 1), (0, 0), (1, 1)), ((2, 2, 7, 6), (2, 3), (2, 2), (1, 1), (2, 1)),
                 ((1, 2, 5, 5), (2, 2), (3, 3), (0, 0), (1, 1)), ((1, 2, 6, 5), (3, 2), (2, 1), (1, 1), (1, 2))]
@@ -184,6 +229,8 @@ def every_kernel(dtype):
     pool_x, pool_gy = pool_arrays(((3, 3), (2, 2), (1, 1)), dtype)
     pool = ((3, 3), (2, 2), (1, 1))
     _, argmax = pooling.max_pool2d(pool_x, *pool)
+    bn_x, weight, bias, bn_g, mean, var = batch_norm_arrays((6, 5, 4, 3), dtype)
+    _, xhat, _, _, inv_std = normalization.batch_norm(bn_x, weight, bias, 1e-5)
     window = ((2, 3), (2, 1), (1, 1), (1, 2))
     cols = unfold.unfold(x, *window)
     return [
@@ -198,6 +245,9 @@ def every_kernel(dtype):
         ("max_pool2d_gather", lambda: pooling.max_pool2d_gather(pool_x, argmax, *pool)),
         ("avg_pool2d", lambda: pooling.avg_pool2d(pool_x, *pool)),
         ("avg_pool2d_backward", lambda: pooling.avg_pool2d_backward(pool_gy, pool_x.shape[2:], *pool)),
+        ("batch_norm", lambda: normalization.batch_norm(bn_x, weight, bias, 1e-5)),
+        ("batch_norm_eval", lambda: normalization.batch_norm_eval(bn_x, weight, bias, mean, var, 1e-5)),
+        ("batch_norm_backward", lambda: normalization.batch_norm_backward(bn_g, xhat, weight, inv_std, True, True)),
         ("unfold", lambda: unfold.unfold(x, *window)),
         ("fold", lambda: unfold.fold(cols, x.shape[2:], *window)),
         ("relu", lambda: elementwise.relu(x)),
