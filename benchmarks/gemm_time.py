@@ -16,43 +16,35 @@ gradients and the final linear layer are left out (under 2% of the FLOPs).
 import numpy as np
 
 from minitl import threads
+from minitl.kernels import convolution
 from minitl.lab import bench
-from minitl.nn import conv
 
 records = []  # (kind, groups, out_channels, cols shape)
 
 
 def record_products():
-    """Wrap convolve and Conv2d.backward so that each chunk's cols shape is recorded with its GEMM."""
-    cols_of, convolve, backward = conv.Layout.cols, conv.convolve, conv.Conv2d.backward
-    phase = ["product"]
+    """Wrap the conv2d and conv2d_weight kernels so that each chunk's cols shape is recorded with its GEMM
+    (the stride-1 input gradients are conv2d too, of the flipped kernel)."""
+    cols_of = convolution.Layout.cols
+    running = []  # (kind, out_channels) of the kernel now running
 
-    def recording_cols(layout, x_padded, images):
-        cols = cols_of(layout, x_padded, images)
-        records.append((phase[-1], layout.groups, out_channels[-1], cols.shape))
+    def recording_cols(layout, x, images):
+        cols = cols_of(layout, x, images)
+        records.append((running[-1][0], layout.groups, running[-1][1], cols.shape))
         return cols
 
-    out_channels = [None]  # of the convolution now running
+    def recording(kernel, kind, out_channels_of):
+        def wrapped(*arguments):
+            running.append((kind, out_channels_of(*arguments)))
+            try:
+                return kernel(*arguments)
+            finally:
+                running.pop()
+        return wrapped
 
-    def recording_convolve(x, weight, layout):
-        phase.append("product")
-        out_channels.append(weight.shape[0])
-        try:
-            return convolve(x, weight, layout)
-        finally:
-            phase.pop()
-            out_channels.pop()
-
-    def recording_backward(self, gy):
-        phase.append("weight gradient")  # the chunks read in backward itself; its convolve says "product"
-        out_channels.append(self.weight.shape[0])
-        try:
-            return backward(self, gy)
-        finally:
-            phase.pop()
-            out_channels.pop()
-
-    conv.Layout.cols, conv.convolve, conv.Conv2d.backward = recording_cols, recording_convolve, recording_backward
+    convolution.Layout.cols = recording_cols
+    convolution.conv2d = recording(convolution.conv2d, "product", lambda x, weight, *_: weight.shape[0])
+    convolution.conv2d_weight = recording(convolution.conv2d_weight, "weight gradient", lambda x, gy, *_: gy.shape[1])
 
 
 def main():

@@ -103,15 +103,9 @@ def _fitted_gradient(fn, index, x, gx, create_graph):
 
 def _gradients_of(fn, gy, create_graph):
     """fn's gradients for gy, one entry per input, or an error naming the Function."""
-    # Kernel-backed layers not yet on one formula (convolution, pooling, batch norm, unfold/fold) still carry
-    # their Tensor version as backward_graph; every other Function runs its one backward in both modes.
-    second_version = getattr(fn, "backward_graph", None) if create_graph else None
-    if second_version is not None:
-        grads = second_version(gy)
-    else:
-        if create_graph:
-            fn.check_graph_safe()
-        grads = fn.backward(gy)
+    if create_graph:
+        fn.check_graph_safe()
+    grads = fn.backward(gy)
     count = len(fn.inputs)
     if type(grads) is tuple and len(grads) == count:
         return grads  # the common case, first

@@ -99,11 +99,14 @@ def minitl_step(workload, device):
     return step
 
 
-# Entry points whose cumulative time is a part of the engine: (file ending, function) -> part.
+# Entry points whose cumulative time is a part of the engine: (file ending, function) -> part. Forward
+# passes are counted at the functional entry points, not at the Functions' `forward`: a backward runs
+# other Functions' forward (conv's input gradient is a transposed convolution), which is backward time.
 PARTS = {
-    ("nn/conv.py", "forward"): "conv forward", ("nn/conv.py", "backward"): "conv backward",
+    ("nn/conv.py", "conv2d"): "conv forward", ("nn/conv.py", "backward"): "conv backward",
     ("nn/normalization.py", "batch_norm"): "batchnorm", ("nn/normalization.py", "backward"): "batchnorm",
-    ("nn/pooling.py", "forward"): "pooling", ("nn/pooling.py", "backward"): "pooling",
+    ("nn/pooling.py", "max_pool2d"): "pooling", ("nn/pooling.py", "avg_pool2d"): "pooling",
+    ("nn/pooling.py", "backward"): "pooling",
     ("optim/optimizer.py", "step"): "optimizer",
 }
 

@@ -85,17 +85,11 @@ class _FractionalMaxPool(Function):
         return self.positions % (self.input_shape[2] * self.input_shape[3])
 
     def backward(self, gy):
-        xp = backend.get_array_module(gy)
-        grad = xp.zeros(self.input_shape, dtype=gy.dtype)
-        # Windows may overlap, so one input pixel can be the maximum of several windows: add, do not assign
-        # (in output order, as PyTorch does, so float32 sums round alike).
-        backend.scatter_add(grad.reshape(-1), self.positions.ravel(), gy.ravel())
-        return (grad,)
-
-    def backward_graph(self, gy):
-        """The same scatter as a recorded op (its gradient takes the values back at the maxima's positions)."""
+        """dx = gy added at each window's maximum: a scatter (ops.shape.Scatter, whose gradient gathers back). Windows
+        may overlap, so one input pixel can be the maximum of several windows: its gradients add up (in output order,
+        as PyTorch does, so float32 sums round alike)."""
         size = math.prod(self.input_shape)
-        return (Scatter(self.positions.ravel(), (size,))(gy.reshape(-1)).reshape(self.input_shape),)
+        return (Scatter(self.positions.ravel(), (size,)).on(gy.reshape(-1)).reshape(self.input_shape),)
 
 
 def _check_size_arguments(output_size, output_ratio):

@@ -20,121 +20,59 @@ Backward (g = dL/dy, sums over the M values of a channel):
 
 In training, mean and var depend on x, hence the two extra terms. The whole
 layer is one Function in closed form: composing mean, var, sqrt, * and +
-would record a long graph and pass over the activations many more times.
-That composition is ``reference_batch_norm``, the definition as a student
-writes it; autograd differentiates it, and the tests compare the closed form
-with it (values and all three gradients).
+would record a long graph and pass over the activations many more times
+(the tests check the closed form against autograd through that
+composition). The arithmetic, by blocks of channels on minitl's threads, is
+in ``minitl.kernels.normalization``, beside its plain reference.
 """
-from minitl import backend, threads
+from minitl import backend
 from minitl.autograd import Function, Tensor
+from minitl.kernels import normalization as kernels
 from minitl.nn.arguments import tensor_argument
 
 
-def reference_batch_norm(x, weight, bias, eps=1e-5):
-    """Training-mode batch norm as recorded operations: the formulas above, differentiated by autograd."""
-    dims = (0,) + tuple(range(2, x.ndim))
-    channel_shape = (1, -1) + (1,) * (x.ndim - 2)
-    mean = x.mean(dim=dims, keepdim=True)
-    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
-    xhat = (x - mean) / (var + eps).sqrt()
-    return weight.reshape(channel_shape) * xhat + bias.reshape(channel_shape)
-
-
 class BatchNorm(Function):
-    """y = gamma * (x - mean) / sqrt(var + eps) + beta per channel; see the module docstring.
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta per channel; the gradients of the module docstring.
 
     `statistics` = (running_mean, running_var) arrays to normalise by (evaluation), or None to use
     the batch's (training; they are kept as `mean` and `var` for the running estimates).
     """
 
-    def __init__(self, axes, eps, statistics=None):
-        self.axes, self.eps, self.statistics = axes, eps, statistics
+    def __init__(self, eps, statistics=None):
+        self.eps, self.statistics = eps, statistics
 
     def forward(self, x, weight, bias):
-        xp = backend.get_array_module(x)
-        channel_shape = (1, -1) + (1,) * (x.ndim - 2)
-        self.weight, self.bias = weight.reshape(channel_shape), bias.reshape(channel_shape)
-        statistic_shape = self.weight.shape
         if self.statistics is None:
-            self.mean, self.var = xp.empty(statistic_shape, x.dtype), xp.empty(statistic_shape, x.dtype)
-            self.xhat = xp.empty_like(x)
+            y, self.xhat, self.mean, self.var, self.inv_std = kernels.batch_norm(x, weight, bias, self.eps)
+            self.save_for_backward(weight)
         else:
-            self.mean, self.var = (statistic.reshape(channel_shape) for statistic in self.statistics)
-            self.x = x  # dgamma needs xhat: recomputed in backward only if asked for
-        self.inv_std = xp.empty(statistic_shape, x.dtype)
-        y = xp.empty_like(x)
-        # Every formula is per channel, so blocks of channels can run on different threads.
-        threads.parallel_map(lambda block: self.normalize(x[:, block], y[:, block], block),
-                             threads.blocks(x.shape[1], threads.work_size(x)))
+            y, self.inv_std = kernels.batch_norm_eval(x, weight, bias, *self.statistics, self.eps)
+            self.save_for_backward(weight, x)  # x for dgamma's xhat, computed in backward only if asked for
         return y
 
-    def normalize(self, x, y, c):
-        """y = gamma xhat + beta for the channels in slice `c` (x and y are those channels)."""
-        xp = backend.get_array_module(x)
-        weight, bias = self.weight[:, c], self.bias[:, c]
-        if self.statistics is None:
-            mean = x.mean(axis=self.axes, keepdims=True)
-            xhat = self.xhat[:, c]
-            xp.subtract(x, mean, out=xhat)
-            var = (xhat * xhat).mean(axis=self.axes, keepdims=True)
-            inv_std = 1 / xp.sqrt(var + self.eps)
-            xhat *= inv_std
-            xp.multiply(xhat, weight, out=y)
-            y += bias
-            self.mean[:, c], self.var[:, c], self.inv_std[:, c] = mean, var, inv_std
-            return
-        inv_std = 1 / xp.sqrt(self.var[:, c] + self.eps)
-        scale = weight * inv_std
-        xp.multiply(x, scale, out=y)
-        y += bias - self.mean[:, c] * scale
-        self.inv_std[:, c] = inv_std
-
     def backward(self, g):
-        xp = backend.get_array_module(g)
-        needs_x, needs_weight, needs_bias = self.needs_input_grad
-        channels = g.shape[1]
-        gx = xp.empty_like(g) if needs_x else None
-        sums = xp.empty((2, channels), dtype=g.dtype)  # sum(g) and sum(g xhat) per channel
-        threads.parallel_map(lambda block: self.backward_channels(g[:, block], gx, sums, block),
-                             threads.blocks(channels, threads.work_size(g)))
-        return gx, sums[1] if needs_weight else None, sums[0] if needs_bias else None
+        if isinstance(g, Tensor):  # the kernel computes in place, by blocks of channels: on arrays only
+            return self._recorded(g)
+        if self.statistics is None:
+            (weight,) = self.saved_tensors
+            return kernels.batch_norm_backward(g, self.xhat, weight, self.inv_std, True, self.needs_input_grad[0])
+        weight, x = self.saved_tensors
+        xhat = (x - self.statistics[0].reshape(self.inv_std.shape)) * self.inv_std if self.needs_input_grad[1] else None
+        return kernels.batch_norm_backward(g, xhat, weight, self.inv_std, False, self.needs_input_grad[0])
 
-    def backward_channels(self, g, gx, sums, c):
-        """dx[:, c] (into gx when it is wanted) and the sums for gamma's and beta's gradients, for the
-        channels in slice `c` (g is those channels)."""
-        xp = backend.get_array_module(g)
-        needs_x, needs_weight, _ = self.needs_input_grad
-        training = self.statistics is None
-        weight, inv_std = self.weight[:, c], self.inv_std[:, c]
-        sum_g = g.sum(axis=self.axes, keepdims=True)
-        sums[0, c] = sum_g.reshape(-1)
-        if training or needs_weight:
-            xhat = self.xhat[:, c] if training else (self.x[:, c] - self.mean[:, c]) * inv_std
-            sum_g_xhat = (g * xhat).sum(axis=self.axes, keepdims=True)
-            sums[1, c] = sum_g_xhat.reshape(-1)
-        if needs_x and training:
-            count = g.size // g.shape[1]
-            k = weight * inv_std / count
-            gx = gx[:, c]
-            xp.multiply(g, count * k, out=gx)  # dx = k (M g - sum_g - xhat sum_g_xhat), the subtractions in place
-            gx -= xhat * (k * sum_g_xhat)
-            gx -= k * sum_g
-        elif needs_x:
-            xp.multiply(g, weight * inv_std, out=gx[:, c])
-
-    def backward_graph(self, g):
-        """The same formulas on the input tensors (create_graph): mean, var and xhat recomputed as ops."""
+    def _recorded(self, g):
+        """The same formulas as recorded ops on the input tensors (create_graph): mean, var and xhat
+        recomputed from x, so that they carry its graph."""
         x, weight, _ = self.inputs
-        channel_shape = (1, -1) + (1,) * (x.ndim - 2)
-        dims = self.axes
+        dims = (0,) + tuple(range(2, x.ndim))
         if self.statistics is None:
             centered = x - x.mean(dim=dims, keepdim=True)
             inv_std = ((centered * centered).mean(dim=dims, keepdim=True) + self.eps) ** -0.5
             xhat = centered * inv_std
         else:
             inv_std = self.inv_std
-            xhat = (x - self.mean) * inv_std
-        scale = weight.reshape(channel_shape) * inv_std
+            xhat = (x - self.statistics[0].reshape(inv_std.shape)) * inv_std
+        scale = weight.reshape(inv_std.shape) * inv_std
         sum_g = g.sum(dim=dims, keepdim=True)
         sum_g_xhat = (g * xhat).sum(dim=dims, keepdim=True)
         if self.statistics is None:
@@ -159,7 +97,6 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
                              f"{x.shape}, got {value.shape}")
     if x.ndim < 2:
         raise ValueError(f"batch_norm expects input of shape (N, C, ...), got {x.shape}")
-    axes = (0,) + tuple(range(2, x.ndim))
     xp = backend.get_array_module(x.data)
     # A missing gamma or beta is a constant 1 or 0: the same Function then serves every case.
     if weight is None:
@@ -169,12 +106,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm in eval mode needs running_mean and running_var")
-        return BatchNorm(axes, eps, (running_mean.data, running_var.data))(x, weight, bias)
+        return BatchNorm(eps, (running_mean.data, running_var.data))(x, weight, bias)
     count = x.data.size // x.shape[1]
     if count < 2:
         raise ValueError(f"batch_norm: expected more than 1 value per channel when training, "
                          f"got input of shape {x.shape}")
-    normalize = BatchNorm(axes, eps)
+    normalize = BatchNorm(eps)
     y = normalize(x, weight, bias)
     if running_mean is not None:
         running_mean.data *= 1 - momentum

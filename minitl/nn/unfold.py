@@ -12,12 +12,14 @@ it adds each column's values back onto the pixels they came from
 
     fold(unfold(x)) = x * (number of windows covering each pixel)
 
-and each one's backward is the other. Both reuse the strided window view
-and slice-adds of the convolution (``minitl.nn.conv``).
+and each one's backward is the other. The array code is in
+``minitl.kernels.unfold``, beside its plain reference.
 """
 from minitl.autograd import Function
+from minitl.kernels import unfold as kernels
+from minitl.kernels.convolution import output_hw
 from minitl.nn.arguments import tensor_argument
-from minitl.nn.conv import add_windows_back, output_hw, pad_spatial, pair, unpad_spatial, windows
+from minitl.nn.conv import pair
 
 
 class Geometry:
@@ -31,49 +33,36 @@ class Geometry:
         """(OH, OW): how many window positions fit along each spatial dim."""
         return output_hw(hw, self.kernel, self.stride, self.padding, self.dilation)
 
-    def im2col(self, x):
-        """The (N, C kh kw, OH OW) array of windows of x (N, C, H, W): one copy of a strided view."""
-        n, c = x.shape[:2]
-        out_hw = self.blocks(x.shape[2:])
-        view = windows(pad_spatial(x, self.padding), self.kernel, self.stride, self.dilation, out_hw, out_hw[1])
-        return view.transpose(3, 0, 1, 2, 4, 5).reshape(n, -1, out_hw[0] * out_hw[1])
-
-    def col2im(self, cols, hw):
-        """The (N, C, H, W) sum of each column of `cols` (N, C kh kw, OH OW) back onto its window."""
-        (kh, kw), (ph, pw), out_hw = self.kernel, self.padding, self.blocks(hw)
-        n = cols.shape[0]
-        grid = cols.reshape(n, -1, kh, kw, *out_hw).transpose(1, 2, 3, 0, 4, 5)  # like windows()
-        padded_shape = (n, grid.shape[0], hw[0] + 2 * ph, hw[1] + 2 * pw)
-        return unpad_spatial(add_windows_back(grid, padded_shape, self.stride, self.dilation), self.padding)
+    def arguments(self):
+        """The window arguments in the kernels' order."""
+        return self.kernel, self.stride, self.padding, self.dilation
 
 
 class Unfold(Function):
+    """cols = unfold(x);  dx = fold(gcols), the adjoint."""
+
     def __init__(self, geometry):
         self.geometry = geometry
 
     def forward(self, x):
         self.hw = x.shape[2:]
-        return self.geometry.im2col(x)
+        return kernels.unfold(x, *self.geometry.arguments())
 
-    def backward(self, gy):
-        return (self.geometry.col2im(gy, self.hw),)
-
-    def backward_graph(self, gy):
-        return (Fold(self.geometry, self.hw)(gy),)
+    def backward(self, gcols):
+        return (Fold(self.geometry, self.hw).on(gcols),)
 
 
 class Fold(Function):
+    """x = fold(cols) for an (H, W) = hw output;  dcols = unfold(gx), the adjoint."""
+
     def __init__(self, geometry, hw):
         self.geometry, self.hw = geometry, hw
 
     def forward(self, cols):
-        return self.geometry.col2im(cols, self.hw)
+        return kernels.fold(cols, self.hw, *self.geometry.arguments())
 
-    def backward(self, gy):
-        return (self.geometry.im2col(gy),)
-
-    def backward_graph(self, gy):
-        return (Unfold(self.geometry)(gy),)
+    def backward(self, gx):
+        return (Unfold(self.geometry).on(gx),)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
