@@ -11,28 +11,23 @@ from minitl.autograd import Function
 from minitl.gradcheck import FLOAT32_RTOL
 
 
-class SumOfCubesIgnoringGradOutput(Function):
-    """y = sum(x**3), a scalar; backward returns 3x**2 whatever grad_output is (right only when it is 1)."""
+class CubeUsingGradOutput(Function):
+    """y = x**3 (summed to a scalar when `total`); backward 3x**2 * use(gy), right only when use(gy) is gy.
+
+    One-hot grad_outputs cannot tell: use(gy) = 1 (ignoring gy) is right when gy is the scalar 1, and
+    use(gy) = gy * |gy| is right whenever gy is 0 or 1.
+    """
+
+    def __init__(self, use, total=False):
+        self.use, self.total = use, total
 
     def forward(self, x):
         self.save_for_backward(x)
-        return (x ** 3).sum()
+        return (x ** 3).sum() if self.total else x ** 3
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        return (3 * x ** 2,)
-
-
-class CubeNonlinearInGradOutput(Function):
-    """y = x**3; backward gy * |gy| * 3x**2: right on every one-hot grad_output (gy is 0 or 1)."""
-
-    def forward(self, x):
-        self.save_for_backward(x)
-        return x ** 3
-
-    def backward(self, gy):
-        (x,) = self.saved_tensors
-        return (gy * abs(gy) * 3 * x ** 2,)
+        return (self.use(gy) * 3 * x ** 2,)
 
 
 class SoftplusOverflowing(Function):
@@ -54,7 +49,7 @@ def test_a_scalar_op_whose_backward_ignores_grad_output_fails():
     with pytest.raises(tl.GradcheckError, match=r"input 0 \(shape \(3,\)\): backward is not linear in grad_output: "
                                                 r"with grad_output 0 for every output, the gradient at input\[2\] "
                                                 r"is 12, not 0"):
-        tl.gradcheck(lambda a: SumOfCubesIgnoringGradOutput()(a), [x])
+        tl.gradcheck(lambda a: CubeUsingGradOutput(lambda gy: 1, total=True)(a), [x])
 
 
 def test_a_backward_nonlinear_in_grad_output_fails():
@@ -62,8 +57,8 @@ def test_a_backward_nonlinear_in_grad_output_fails():
     with pytest.raises(tl.GradcheckError, match=r"input 0 \(shape \(3,\)\) and output 0 \(shape \(3,\)\): backward "
                                                 r"is not linear in grad_output: with a random grad_output, the "
                                                 r"vector-Jacobian product at input\[\d\] has analytic"):
-        tl.gradcheck(lambda a: CubeNonlinearInGradOutput()(a), [x])
-    assert tl.gradcheck(lambda a: CubeNonlinearInGradOutput()(a), [x], raise_exception=False) is False
+        tl.gradcheck(lambda a: CubeUsingGradOutput(lambda gy: gy * abs(gy))(a), [x])
+    assert tl.gradcheck(lambda a: CubeUsingGradOutput(lambda gy: gy * abs(gy))(a), [x], raise_exception=False) is False
 
 
 def test_a_second_derivative_nonlinear_in_grad_output_fails_gradgradcheck():
@@ -193,5 +188,5 @@ def test_verdicts_on_the_wrong_backwards_agree_with_torch():
     assert not torch.autograd.gradcheck(TorchIgnoringGradOutput.apply, (t,), raise_exception=False)
     assert not torch.autograd.gradcheck(TorchNonlinear.apply, (t,), raise_exception=False, fast_mode=True)
     x = tl.tensor([0.5, -1.0, 2.0], dtype=tl.float64, requires_grad=True)
-    assert not tl.gradcheck(lambda a: SumOfCubesIgnoringGradOutput()(a), [x], raise_exception=False)
-    assert not tl.gradcheck(lambda a: CubeNonlinearInGradOutput()(a), [x], raise_exception=False)
+    assert not tl.gradcheck(lambda a: CubeUsingGradOutput(lambda gy: 1, total=True)(a), [x], raise_exception=False)
+    assert not tl.gradcheck(lambda a: CubeUsingGradOutput(lambda gy: gy * abs(gy))(a), [x], raise_exception=False)
