@@ -34,25 +34,25 @@ def double(values):
     return tl.tensor(values, dtype=tl.float64, requires_grad=True)
 
 
-@pytest.mark.parametrize("name", list(CASES))
-def test_matches_recorded_pytorch(name):
+def pytorch_results(name, oracle):
+    """torch's results for a case: recorded in the golden file, or computed now."""
     fn, arrays = CASES[name]
-    results = minitl_results(fn, arrays)
-    assert len(results) == len([k for k in GOLDEN.files if k.startswith(f"{name}/result")])
-    for i, result in enumerate(results):
-        assert tl.testing.rel_error(result, GOLDEN[f"{name}/result{i}"]) < 1e-12, f"result {i}"
-
-
-@pytest.mark.torch
-@pytest.mark.parametrize("name", list(CASES))
-def test_matches_live_pytorch(name):
+    if oracle == "recorded":
+        return [GOLDEN[f"{name}/result{i}"] for i in range(sum(k.startswith(f"{name}/") for k in GOLDEN.files))]
     pytest.importorskip("torch")
     sys.path.insert(0, str(pathlib.Path(__file__).parent / "golden"))
-    from make_gradient_mutations_golden import torch_results
+    from make_gradient_mutations_golden import TORCH_LIB, torch_results
+    return torch_results(fn, arrays, TORCH_LIB)
 
-    fn, arrays = CASES[name]
-    for result, expected in zip(minitl_results(fn, arrays), torch_results(fn, arrays), strict=True):
-        assert tl.testing.rel_error(result, expected) < 1e-12
+
+@pytest.mark.parametrize("oracle", ["recorded", pytest.param("live", marks=pytest.mark.torch)])
+@pytest.mark.parametrize("name", list(CASES))
+def test_matches_pytorch(name, oracle):
+    expected = pytorch_results(name, oracle)
+    results = minitl_results(*CASES[name])
+    assert len(results) == len(expected)
+    for i, (result, torch_result) in enumerate(zip(results, expected)):
+        assert tl.testing.rel_error(result, torch_result) < 1e-12, f"result {i}"
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4), (2, 3, 2, 2)], ids=["3d", "4d"])

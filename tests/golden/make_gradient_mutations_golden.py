@@ -12,25 +12,22 @@ import types
 
 import numpy as np
 import torch
-import torch.autograd.functional
-import torch.nn.functional as F
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS / "golden"))
+from make_higher_order_golden import TORCH_LIB as HIGHER_ORDER_LIB  # noqa: E402
+from make_higher_order_golden import torch_results  # noqa: E402
+
 from cases.gradient_mutation_cases import CASES, TARGETS_4D, WEIGHTS_3X3  # noqa: E402
 
-TORCH_LIB = types.SimpleNamespace(grad=torch.autograd.grad, functional=torch.autograd.functional, F=F,
-                                  targets_4d=torch.tensor(TARGETS_4D), weights_3x3=torch.tensor(WEIGHTS_3X3))
-
-
-def torch_results(fn, arrays):
-    inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    return [r.detach().numpy() for r in fn(TORCH_LIB, *inputs)]
+TORCH_LIB = types.SimpleNamespace(**vars(HIGHER_ORDER_LIB), targets_4d=torch.tensor(TARGETS_4D),
+                                  weights_3x3=torch.tensor(WEIGHTS_3X3))
 
 
 def main():
     record = {f"{name}/result{i}": result for name, (fn, arrays) in CASES.items()
-              for i, result in enumerate(torch_results(fn, arrays))}
+              for i, result in enumerate(torch_results(fn, arrays, TORCH_LIB))}
     path = TESTS / "golden" / "gradient_mutations.npz"
     np.savez(path, **record)
     print(f"wrote {path} ({len(CASES)} cases, torch {torch.__version__})")
