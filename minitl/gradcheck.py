@@ -117,8 +117,8 @@ def _check_linearity(outputs, inputs, checked, numerical, atol, rtol):
 
     zeros = {j: np.zeros(outputs[j].shape) for j in differentiable}
     for i, g in zip(checked, vjp(zeros)):
-        size = np.abs(g)  # a host copy
-        size[~np.isfinite(g)] = np.inf  # NaN fails too
+        size = np.abs(g).reshape(-1)  # a host copy (reshape: np.abs of a 0-d array is a scalar)
+        size[~np.isfinite(g.reshape(-1))] = np.inf  # NaN fails too
         if np.max(size, initial=0.0) > atol:
             element = [int(k) for k in np.unravel_index(np.argmax(size), g.shape)]
             raise GradcheckError(
