@@ -63,6 +63,14 @@ def test_strict_comparisons_at_equality():
     np.testing.assert_array_equal((a > b).numpy(), [False, False, True])
     np.testing.assert_array_equal((a <= b).numpy(), [True, True, False])
     np.testing.assert_array_equal((a >= b).numpy(), [False, True, True])
+    np.testing.assert_array_equal((a != b).numpy(), [True, False, True])
+    np.testing.assert_array_equal((a == b).numpy(), [False, True, False])
+
+
+def test_allclose_counts_nan_as_different_unless_asked():
+    nan = tl.tensor([1.0, float("nan")])
+    assert not tl.allclose(nan, nan)  # torch.allclose: False
+    assert tl.allclose(nan, nan, equal_nan=True)
 
 
 def test_true_division_of_bools_is_float32():
