@@ -11,7 +11,8 @@ import minitl as tl
 import minitl.nn.functional as F
 
 
-def test_flatten_of_middle_dimensions():
+def test_flatten_of_middle_dimensions_and_of_a_scalar():
+    assert tl.tensor(3.0).flatten().shape == (1,)
     x = tl.zeros(2, 3, 4, 5)
     assert x.flatten(1, 2).shape == (2, 12, 5)
     assert x.flatten(0, 1).shape == (6, 4, 5)
@@ -27,6 +28,7 @@ def test_unsqueeze_at_negative_dimensions():
 
 def test_squeeze_of_a_one_element_vector_gives_a_scalar():
     assert tl.ones(1).squeeze(0).shape == ()
+    assert tl.zeros(1, 2, 1).squeeze().shape == (2,)
     assert tl.ones(2).squeeze(0).shape == (2,)
 
 
@@ -44,11 +46,23 @@ def test_softmax_of_huge_logits_is_finite(fn):
     np.testing.assert_allclose(fn(x, dim=1).numpy()[0, :2], expected[:2], rtol=1e-12)
 
 
-@pytest.mark.parametrize("alpha", [2, 0.5, -1])
+@pytest.mark.parametrize("alpha", [2, 0.5, -1, 0])
 def test_add_and_sub_in_place_scale_by_alpha(alpha):
     x, y = tl.tensor([1.0, 2.0]), tl.tensor([10.0, 20.0])
     np.testing.assert_allclose(x.clone().add_(y, alpha=alpha).numpy(), [1 + 10 * alpha, 2 + 20 * alpha])
     np.testing.assert_allclose(x.clone().sub_(y, alpha=alpha).numpy(), [1 - 10 * alpha, 2 - 20 * alpha])
+
+
+def test_min_and_max_drop_the_reduced_dimension_by_default():
+    x = tl.zeros(2, 3)
+    assert x.min(dim=0).shape == x.max(dim=0).shape == (3,)
+    assert x.min(dim=0, keepdim=True).shape == (1, 3)
+
+
+def test_var_of_one_element_with_bessel_correction_is_nan():
+    with np.errstate(all="ignore"):
+        assert np.isnan(tl.tensor([2.0]).var().item())  # torch: nan (n - 1 = 0)
+    assert tl.tensor([2.0]).var(correction=0).item() == 0.0
 
 
 def test_zero_in_place():
