@@ -32,10 +32,10 @@ def test_squeeze_of_a_one_element_vector_gives_a_scalar():
     assert tl.ones(2).squeeze(0).shape == (2,)
 
 
-@pytest.mark.parametrize("b_shape, numbers", [((4, 2), r"\(3 != 4\)"), ((4,), r"\(3 != 4\)"), ((5, 4, 2), r"\(3 != 4\)")])
-def test_matmul_names_the_sizes_that_do_not_align(b_shape, numbers):
-    with pytest.raises(ValueError, match=numbers):
-        tl.zeros(2, 3) @ tl.zeros(*b_shape)
+@pytest.mark.parametrize("a_shape, b_shape", [((2, 3), (4, 2)), ((2, 3), (4,)), ((2, 3), (5, 4, 2)), ((5, 2, 3), (4, 2))])
+def test_matmul_names_the_sizes_that_do_not_align(a_shape, b_shape):
+    with pytest.raises(ValueError, match=r"\(3 != 4\)"):
+        tl.zeros(*a_shape) @ tl.zeros(*b_shape)
 
 
 @pytest.mark.parametrize("fn", [F.softmax, F.log_softmax], ids=["softmax", "log_softmax"])
