@@ -81,3 +81,11 @@ def test_only_floating_point_tensors_can_require_grad():
     for values in ([True, False], [1, 2]):
         with pytest.raises(RuntimeError, match="only floating-point tensors can require grad"):
             tl.tensor(values).requires_grad_()
+
+
+def test_len_and_iteration_refuse_0d_tensors():
+    for refused, message in ((len, r"len\(\) of a 0-d tensor"), (iter, "iteration over a 0-d tensor")):
+        with pytest.raises(TypeError, match=message):
+            refused(tl.tensor(1.0))
+    assert len(tl.ones(1)) == 1 and len(tl.ones(3, 2)) == 3
+    assert [t.item() for t in tl.tensor([1.0, 2.0])] == [1.0, 2.0]
