@@ -11,9 +11,12 @@ All are built from ``autograd.grad``. For a function f of tensors:
     hessian: H          the Jacobian of the gradient
 
 `inputs` is a tensor or a tuple of tensors; results follow it (a tensor for
-a tensor, tuples for tuples), as in PyTorch. The inputs are detached copies
-that require grad, so the caller's tensors and graphs are untouched. With
-``create_graph=False`` the results carry no graph. An input the output does
+a tensor, tuples for tuples), as in PyTorch. The function sees copies that
+require grad, so the caller's tensors are untouched. With
+``create_graph=False`` the results carry no graph; with ``create_graph=True``
+a copy of an input that requires grad stays on the caller's graph (a reshape
+of it, PyTorch's ``view_as``), so the results can be differentiated with
+respect to the caller's tensors: a third derivative from ``hessian``. An input the output does
 not depend on gets zeros, or an error with ``strict=True``. ``vectorize`` is
 accepted and ignored (the rows are computed one by one).
 """
@@ -22,14 +25,15 @@ from minitl.autograd import Tensor, enable_grad, grad
 from minitl.ops.shape import stack
 
 
-def _prepared(inputs):
-    """(is a tuple, fresh leaf copies of the inputs that require grad)."""
+def _prepared(inputs, create_graph):
+    """(is a tuple, copies of the inputs that require grad: on the caller's graph under create_graph)."""
     is_tuple = isinstance(inputs, (tuple, list))
     tensors = tuple(inputs) if is_tuple else (inputs,)
     for i, x in enumerate(tensors):
         if not isinstance(x, Tensor):
             raise TypeError(f"input {i} is a {type(x).__name__}, not a Tensor")
-    return is_tuple, tuple(Tensor(x.data).requires_grad_(True) for x in tensors)
+    return is_tuple, tuple(x.reshape(x.shape) if create_graph and x.requires_grad else Tensor(x.data).requires_grad_(True)
+                           for x in tensors)
 
 
 def _as_tuple(value):
@@ -63,7 +67,7 @@ def _checked_vectors(v, like, name):
 
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): v has the output's shape (may be omitted for a one-element output)."""
-    is_tuple, inputs = _prepared(inputs)
+    is_tuple, inputs = _prepared(inputs, create_graph)
     with enable_grad():
         outputs = _as_tuple(func(*inputs))
         vectors = (None,) * len(outputs) if v is None else _checked_vectors(v, outputs, "vjp")
@@ -73,7 +77,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): v has the inputs' shapes (may be omitted for one-element inputs)."""
-    is_tuple, inputs = _prepared(inputs)
+    is_tuple, inputs = _prepared(inputs, create_graph)
     tangents = tuple(Tensor(x.data * 0 + 1) for x in inputs) if v is None else _checked_vectors(v, inputs, "jvp")
     with enable_grad():
         outputs = _as_tuple(func(*inputs))
@@ -87,7 +91,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     """d output / d input, of shape output.shape + input.shape (tuples of them for tuples, as PyTorch)."""
     if strategy != "reverse-mode":
         raise ValueError(f"jacobian: only strategy='reverse-mode' is implemented, got {strategy!r}")
-    is_tuple, inputs = _prepared(inputs)
+    is_tuple, inputs = _prepared(inputs, create_graph)
     with enable_grad():
         outputs = _as_tuple(func(*inputs))
         per_output = []
@@ -111,7 +115,7 @@ def _stacked(rows, y, x):
 
 def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, outer_jacobian_strategy="reverse-mode"):
     """d^2 func / d input^2 for a function with one-element output: shape input.shape + input.shape."""
-    is_tuple, inputs = _prepared(inputs)
+    is_tuple, inputs = _prepared(inputs, create_graph)
 
     def gradient(*xs):
         y = func(*xs)
@@ -127,7 +131,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T H) for a function with one-element output."""
-    is_tuple, inputs = _prepared(inputs)
+    is_tuple, inputs = _prepared(inputs, create_graph)
     vectors = _checked_vectors(v, inputs, "vhp") if v is not None else tuple(Tensor(x.data * 0 + 1) for x in inputs)
     with enable_grad():
         y = func(*inputs)

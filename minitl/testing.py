@@ -2,10 +2,13 @@
 
 Both use central differences,
 
-    dL/dx_i ~ (L(x + eps e_i) - L(x - eps e_i)) / (2 eps),
+    dL/dx_i ~ (L(x + h e_i) - L(x - h e_i)) / (2 h),    h = eps, or eps * |x_i| with relative_eps=True,
 
-whose error shrinks like eps**2. It needs float64: in float32 the rounding
-error of L, about 1e-7 * |L| / eps, would swamp the result.
+whose error shrinks like h**2. It needs float64: in float32 the rounding
+error of L, about 1e-7 * |L| / h, would swamp the result. A fixed step
+cannot check a function near a point where it changes fast (log at 1e-7
+with h = 1e-6 evaluates log of a negative number); a step relative to |x_i|
+stays inside the function's domain and scales with it.
 """
 import numpy as np
 
@@ -13,22 +16,22 @@ from minitl import backend
 from minitl.autograd import Tensor, no_grad
 
 
-def float64_copies(inputs):
-    """Fresh float64 leaf copies of the floating-point tensors (others pass through).
+def leaf_copies(inputs, dtype=None):
+    """Fresh leaf copies of the floating-point tensors, cast to `dtype` (None: their own); others pass through.
 
     Gradient checks work on these, so the caller's arrays are never touched.
     """
     copies = []
     for x in inputs:
         if isinstance(x, Tensor) and x.dtype.kind == "f":
-            copy = Tensor(x.data.astype(np.float64, copy=True))
+            copy = Tensor(x.data.astype(dtype or x.dtype, copy=True))
             copy.requires_grad = x.requires_grad
             x = copy
         copies.append(x)
     return copies
 
 
-def numerical_grad(fn, inputs, eps=1e-6, grad_output=None):
+def numerical_grad(fn, inputs, eps=1e-6, grad_output=None, *, relative_eps=False):
     """Central-difference gradients of L = sum(fn(*inputs) * grad_output).
 
     `grad_output` defaults to ones (L = sum of the outputs). Returns one float64
@@ -37,13 +40,13 @@ def numerical_grad(fn, inputs, eps=1e-6, grad_output=None):
     """
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
-    inputs = float64_copies(inputs)
+    inputs = leaf_copies(inputs, np.float64)
 
     def loss(*xs):
         y = fn(*xs)
         return (y if grad_output is None else y * Tensor(backend.to_device(grad_output, y.device))).sum()
 
-    jacobians = numerical_jacobian(loss, inputs, eps)
+    jacobians = numerical_jacobian(loss, inputs, eps, relative_eps=relative_eps)
     return [None if jacobian is None else jacobian[0].reshape(x.shape) for jacobian, x in zip(jacobians, inputs)]
 
 
@@ -56,10 +59,11 @@ def as_outputs(result):
     return outputs
 
 
-def numerical_jacobian(fn, inputs, eps=1e-6):
+def numerical_jacobian(fn, inputs, eps=1e-6, *, relative_eps=False):
     """d(output j)/d(input i) by central differences, one input element (one column) at a time.
 
-    `inputs` must be float64 tensors (see float64_copies); they are perturbed
+    The step is `eps`, or with ``relative_eps=True`` eps * |x| (eps where x is 0).
+    `inputs` must be float64 tensors (see leaf_copies); they are perturbed
     in place and restored. Returns ``jacobians[i][j]``, an array of shape
     (output j's size, input i's size), or None where input i does not
     require grad. Each column comes from the outputs themselves, not from a
@@ -80,13 +84,14 @@ def numerical_jacobian(fn, inputs, eps=1e-6):
         flat = x.data.reshape(-1)  # a view: writing to it perturbs x
         for k in range(flat.size):
             original = float(flat[k])
-            flat[k] = original + eps
+            step = eps * abs(original) if relative_eps and original != 0 else eps
+            flat[k] = original + step
             up = flat_outputs()
-            flat[k] = original - eps
+            flat[k] = original - step
             down = flat_outputs()
             flat[k] = original
             for column, u, d in zip(columns, up, down):
-                column[:, k] = (u - d) / (2 * eps)
+                column[:, k] = (u - d) / (2 * step)
         jacobians.append(columns)
     return jacobians
 

@@ -111,6 +111,15 @@ class ClassLoss(Function):
 
 
 def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing, from_logits, name):
+    if getattr(input, "ndim", 0) > 2:  # (N, C, d1, ...), targets (N, d1, ...): each position is one sample
+        tensor_argument(input, name, "input")
+        if tuple(target.shape) != (input.shape[0], *input.shape[2:]):
+            raise ValueError(f"{name}: input {input.shape} needs targets of shape "
+                             f"{(input.shape[0], *input.shape[2:])}, got {tuple(target.shape)}")
+        samples = input.permute(0, *range(2, input.ndim), 1).reshape(-1, input.shape[1])
+        losses = _class_loss(samples, target.reshape(-1), weight, ignore_index, reduction, label_smoothing,
+                             from_logits, name)
+        return losses.reshape(tuple(target.shape)) if reduction == "none" else losses
     targets, kept, weights = _class_arguments(input, target, weight, ignore_index, reduction, name)
     losses = ClassLoss(targets, kept, weights, label_smoothing, from_logits)(input)
     if reduction != "mean":
@@ -120,7 +129,7 @@ def _class_loss(input, target, weight, ignore_index, reduction, label_smoothing,
 
 
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """Softmax cross-entropy of logits (N, C) against integer class targets (N,).
+    """Softmax cross-entropy of logits (N, C) against integer class targets (N,), or (N, C, d1, ...) against (N, d1, ...).
 
     `weight`: a (C,) tensor of class weights; targets equal to `ignore_index` add nothing.
     The options after `weight` are keyword-only (PyTorch has deprecated arguments in between).
@@ -134,7 +143,7 @@ def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="m
 
 
 def nll_loss(input, target, weight=None, *, ignore_index=-100, reduction="mean"):
-    """Negative log-likelihood -w_t input[i, t] of log-probabilities (N, C), as cross_entropy's options."""
+    """Negative log-likelihood -w_t input[i, t] of log-probabilities (N, C) or (N, C, d1, ...), as cross_entropy."""
     return _class_loss(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
 

@@ -25,9 +25,10 @@ TORCH_LIB = types.SimpleNamespace(grad=torch.autograd.grad, functional=torch.aut
                                   index=torch.tensor(INDEX), targets=torch.tensor(TARGETS))
 
 
-def torch_results(fn, arrays):
+def torch_results(fn, arrays, lib=TORCH_LIB):
+    """fn(lib, *inputs) run by torch on float64 leaves made from `arrays`, as NumPy arrays."""
     inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    return [r.detach().numpy() for r in fn(TORCH_LIB, *inputs)]
+    return [r.detach().numpy() for r in fn(lib, *inputs)]
 
 
 def main():
