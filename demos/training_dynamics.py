@@ -317,6 +317,7 @@ def schedule_study(splits, out, epochs, seeds):
         for _ in range(epochs):
             lrs += [schedule_probe.param_groups[0]["lr"]] * steps_per_epoch
             if scheduler is not None:
+                schedule_probe.step()  # a step (of nothing: no gradient) before the schedule's, as PyTorch asks
                 scheduler.step()
         lr_axis.plot(lrs, color=f"C{i}", label=name)
     for axis in (loss_axis, lr_axis):
