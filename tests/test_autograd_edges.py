@@ -89,3 +89,11 @@ def test_len_and_iteration_refuse_0d_tensors():
             refused(tl.tensor(1.0))
     assert len(tl.ones(1)) == 1 and len(tl.ones(3, 2)) == 3
     assert [t.item() for t in tl.tensor([1.0, 2.0])] == [1.0, 2.0]
+
+
+def test_a_gradient_broadcast_over_an_empty_dimension_sums_back_to_its_shape():
+    # (1, 0) + (3, 1) broadcasts to (3, 0): a's gradient sums the stretched first axis and keeps the empty one
+    a = tl.zeros(1, 0, requires_grad=True)
+    b = tl.ones(3, 1, requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad.shape == (1, 0) and b.grad.shape == (3, 1) and b.grad.tolist() == [[0.0], [0.0], [0.0]]

@@ -169,3 +169,10 @@ def test_item_assignment_and_hooks_on_the_gpu():
     assert plain.tolist() == [0, 7]
     with pytest.raises(RuntimeError, match="value is on cpu, x on cuda"):
         plain[0] = tl.ones(1)
+
+
+def test_an_operation_on_tensors_of_two_devices_is_refused_by_name():
+    a, b = tl.ones(2), tl.ones(2, device="cuda")
+    for operation in (lambda: a * b, lambda: b + a, lambda: tl.matmul(a, b)):
+        with pytest.raises(RuntimeError, match=r"different devices \(cpu and cuda\); move them with \.to\(device\)"):
+            operation()
