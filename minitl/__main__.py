@@ -1,9 +1,15 @@
-"""Command line: ``python -m minitl convert CHECKPOINT -o OUT.npz [--arch NAME]`` and ``python -m minitl bench``.
+"""Command line: ``python -m minitl convert CHECKPOINT -o OUT.npz [--arch NAME]``, ``python -m minitl export
+CHECKPOINT -o OUT.pt`` and ``python -m minitl bench``.
 
 convert: read a PyTorch checkpoint (.pt/.pth/.th, zip or legacy) or a
 .safetensors file without torch, clean its names (``module.`` prefixes),
 write the arrays to a minitl .npz, and — with --arch — verify them by
 loading into that architecture, which fails naming every bad key.
+
+export: the other way, a minitl checkpoint's state dict (a ``tl.save`` file
+of ``model.state_dict()``, or a ``fit`` checkpoint's ``"model"``) written for
+PyTorch: ``OUT.pt`` as ``torch.save`` writes it, ``OUT.safetensors`` as
+safetensors; with --arch verified by loading into that architecture first.
 """
 import argparse
 import sys
@@ -33,6 +39,23 @@ def convert(args):
     print(f"wrote {args.output}")
 
 
+def export(args):
+    from minitl import models
+    from minitl.io import load, save_for_torch, save_safetensors
+
+    state = load(args.checkpoint)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):  # a checkpoint of fit(): its model
+        state = state["model"]
+    if args.arch:
+        models.create(args.arch, num_classes=args.num_classes).load_state_dict(state)
+    write = save_safetensors if args.output.endswith(".safetensors") else save_for_torch
+    write(state, args.output)
+    print(f"wrote {len(state)} arrays from {args.checkpoint} to {args.output} "
+          f"({'safetensors' if write is save_safetensors else 'torch.save zip format'})")
+    if args.arch:
+        print(f"verified: every key and shape matches {args.arch}")
+
+
 def bench(argv):
     """The speed bench of minitl.lab.bench (imported only for this command)."""
     from minitl.lab import bench as benchmark
@@ -47,6 +70,11 @@ def main(argv=None):
     converter.add_argument("-o", "--output", required=True, help="the .npz to write")
     converter.add_argument("--arch", help="verify by loading into this architecture (e.g. resnet20)")
     converter.add_argument("--num-classes", type=int, default=None, help="classes of the verifying model")
+    exporter = commands.add_parser("export", help="write a minitl state dict for PyTorch (.pt or .safetensors)")
+    exporter.add_argument("checkpoint")
+    exporter.add_argument("-o", "--output", required=True, help="the .pt (torch.load) or .safetensors to write")
+    exporter.add_argument("--arch", help="verify by loading into this architecture (e.g. resnet20)")
+    exporter.add_argument("--num-classes", type=int, default=None, help="classes of the verifying model")
     commands.add_parser("bench", help="speed against PyTorch CPU (see python -m minitl bench --help)",
                         add_help=False)
     args, rest = parser.parse_known_args(argv)
@@ -55,8 +83,8 @@ def main(argv=None):
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        convert(args)
-    except (ValueError, RuntimeError, OSError) as err:
+        (convert if args.command == "convert" else export)(args)
+    except (ValueError, RuntimeError, TypeError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

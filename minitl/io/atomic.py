@@ -20,6 +20,14 @@ import fcntl
 import os
 import stat
 
+from minitl.io.checks import is_file_object
+
+
+def writing(f):
+    """A context giving an open binary file for `f`: an open file itself (``io.BytesIO``), written from where
+    it stands as ``torch.save`` writes one, or `replacing` a path."""
+    return contextlib.nullcontext(f) if is_file_object(f) else replacing(f)
+
 
 @contextlib.contextmanager
 def replacing(path):

@@ -5,16 +5,18 @@ nothing of each other. Each piece guards against a malformed or hostile file:
 
 * `CheckpointError` is the one error a reader raises for a bad file, and
   `read_file` makes sure it names the file, whatever went wrong inside;
-* `check_zip_directory` refuses the zip archives that torch's zip reader
+* `open_zip` opens a zip archive and `check_zip_directory` refuses those that torch's zip reader
   refuses and Python's zipfile would let through;
 * `read_exactly` and `read_entry` read a declared number of bytes and not one
   more, so a file's own numbers can never make a reader allocate or read
   beyond the file.
 """
+import io
 import os
 import struct
 import zipfile
 
+MAX_DEPTH = 100  # how deeply a checkpoint's containers may nest
 ZIP_MAGIC = b"PK\x03\x04"  # the first bytes of a zip archive (and how torch.load tells its two layouts apart)
 ZIP_UNSUPPORTED_FLAGS = 0x1 | 0x40 | 0x2000  # encrypted, strongly encrypted, masked local headers
 
@@ -31,26 +33,81 @@ def existing_file(path):
     return path
 
 
-def read_file(path, read, unreadable, refused=(CheckpointError,)):
-    """``read(file)`` on the file at `path`, opened for reading bytes, with every failure naming the file.
+def is_file_object(source):
+    """Whether `source` is an open file (``io.BytesIO``, ``open(path, "rb")``) rather than a path."""
+    return not isinstance(source, (str, bytes, os.PathLike))
+
+
+def file_name(source):
+    """How an error names `source`: its path, or an open file's name (``<BytesIO>`` for one without)."""
+    if is_file_object(source):
+        name = getattr(source, "name", None)
+        return name if isinstance(name, str) else f"<{type(source).__name__}>"
+    return os.fspath(source)
+
+
+def read_file(source, read, unreadable, refused=(CheckpointError,)):
+    """``read(file)`` on `source` (a path, or an open binary file, read from its current position on),
+    opened for reading bytes, with every failure naming it.
 
     A refusal (an exception of a type in `refused`: a check failed) becomes
     ``CheckpointError("PATH: why")``; any other exception, which a malformed
     file can trigger anywhere, becomes ``CheckpointError("PATH: UNREADABLE:
     Type: message")``.
     """
-    path = existing_file(path)
+    name = file_name(source)
+    path = None if is_file_object(source) else existing_file(source)
     try:
+        if path is None:  # an open file: read from where it stands, as torch.load reads one, into memory
+            return read(io.BytesIO(source.read()))  # (a BytesIO shares the bytes: no copy)
         with open(path, "rb") as file:
             return read(file)
     except refused as err:
-        raise CheckpointError(f"{path}: {err}") from None
+        raise CheckpointError(f"{name}: {err}") from None
     except Exception as err:  # noqa: BLE001 -- whatever a malformed file triggers, the caller gets one error
         # type; the original stays chained (from err), so a bug of minitl's own still shows where it is
-        raise CheckpointError(f"{path}: {unreadable}: {type(err).__name__}: {err}") from err
+        raise CheckpointError(f"{name}: {unreadable}: {type(err).__name__}: {err}") from err
+
+
+def replace_leaves(obj, change):
+    """`obj` with ``change(value)`` in place of every value that is not a dict, list or tuple.
+
+    Dicts and lists are changed in place, tuples rebuilt. A container met
+    twice (a pickle's memo can share one) is walked once, so the walk is
+    linear in the objects, and nesting deeper than `MAX_DEPTH` is refused.
+    """
+    done = {}  # id -> the container's result (the containers stay alive in `obj`, so ids are not reused)
+
+    def walk(value, depth):
+        if not isinstance(value, (dict, list, tuple)):
+            return change(value)
+        if id(value) in done:
+            return done[id(value)]
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, tuple):
+            done[id(value)] = tuple(walk(item, depth + 1) for item in value)
+            return done[id(value)]
+        done[id(value)] = value
+        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+            value[key] = walk(item, depth + 1)  # an existing key: the dict does not grow while iterated
+        return value
+
+    return walk(obj, 0)
 
 
 # -- zip archives -----------------------------------------------------------------------------------------
+def open_zip(file):
+    """The zip archive in an open file, after `check_zip_directory`. A file that begins as a zip archive
+    but has no end record was cut short: the error says "truncated"."""
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile as err:
+        raise CheckpointError(f"the file is truncated, or a corrupt zip archive ({err})") from None
+    check_zip_directory(file, archive)
+    return archive
+
+
 def check_zip_directory(file, archive):
     """What miniz (torch's zip reader) refuses and Python's zipfile lets through, refused here too.
 

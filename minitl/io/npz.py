@@ -1,4 +1,4 @@
-"""minitl's own checkpoint format, written by `save` and read by `load`: no pickles, any nesting of plain data.
+"""minitl's own checkpoint format, written by `save` and read by `read`: no pickles, any nesting of plain data.
 
 A checkpoint is a zip archive (NumPy's ``.npz`` container, stored
 uncompressed) holding
@@ -22,7 +22,7 @@ saved together and training resumed; any string key round-trips. An array
 Nesting is limited to `MAX_DEPTH` levels. Files written by earlier
 versions (a plain ``.npz`` of name -> array) still load, as that dict.
 
-Saving is atomic (`minitl.io.atomic.replacing`): the archive is written to
+Saving to a path is atomic (`minitl.io.atomic.replacing`): the archive is written to
 ``.<name>.partial`` beside the destination (through a symlink: beside the
 file it points to), flushed to disk, then renamed over the destination, so
 a crash leaves the old file or the new one, never half of one. A save killed
@@ -47,20 +47,21 @@ import numpy as np
 
 from minitl import backend
 from minitl.autograd import Tensor
-from minitl.io.atomic import replacing
-from minitl.io.checks import ZIP_MAGIC, CheckpointError, check_zip_directory, is_stored, read_entry, read_file
+from minitl.io.atomic import writing
+from minitl.io.checks import MAX_DEPTH, ZIP_MAGIC, CheckpointError, is_stored, open_zip, read_entry
 
-MAX_DEPTH = 100
 HEADER_BYTES = 1 << 16  # more than the longest .npy header NumPy reads (max_header_size=10000)
 STRUCTURE = "structure.json"
 _NUMERIC_KINDS = "biufc"
 
 
-def save(obj, path):
-    """Write `obj` (a state_dict, or any nesting of the types in the module docstring) to `path`, atomically."""
+def save(obj, f):
+    """Write `obj` (a state_dict, or any nesting of the types in the module docstring) to `f`: a path,
+    replaced atomically, or an open binary file (``io.BytesIO``), written from where it stands as
+    ``torch.save`` writes one."""
     arrays = []
     structure = {"format": "minitl", "version": 1, "object": _encode(obj, arrays, {}, 0)}
-    with replacing(path) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with writing(f) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         archive.writestr(STRUCTURE, json.dumps(structure))
         for index, array in enumerate(arrays):
             with archive.open(f"arrays/{index}.npy", "w", force_zip64=True) as member:
@@ -105,24 +106,17 @@ def _store(array, arrays, stored):
 
 
 # -- loading ---------------------------------------------------------------------------------------------
-def load(path):
-    """The object saved to `path` by `save` (arrays come back as NumPy arrays); see the module docstring."""
-    return read_file(path, _load, "not a readable minitl checkpoint")
-
-
-def _load(file):
+def read(file):
+    """The object saved by `save` in an open file (arrays come back as NumPy arrays); see the module docstring."""
     if file.read(4) != ZIP_MAGIC:
         raise CheckpointError("not a minitl checkpoint (those are zip archives, as .npz files)")
-    archive = zipfile.ZipFile(file)
-    check_zip_directory(file, archive)
+    archive = open_zip(file)
     names = archive.namelist()
     if not names:
         raise CheckpointError("an empty zip archive")
     if len(set(names)) != len(names):
         raise CheckpointError("the zip archive holds two entries with the same name")
     if STRUCTURE not in names:  # an earlier minitl checkpoint, or any plain .npz: name -> array
-        if any(name.endswith("data.pkl") for name in names):
-            raise CheckpointError("this is a PyTorch checkpoint: read it with minitl.io.load_torch_checkpoint")
         if not all(name.endswith(".npy") for name in names):
             odd = next(name for name in names if not name.endswith(".npy"))
             raise CheckpointError(f"not a minitl checkpoint: the zip archive holds {odd[:80]!r}")

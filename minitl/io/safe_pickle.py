@@ -99,6 +99,9 @@ def scan(stream, opcodes=None):
     except UnsafePickle:
         raise
     except ValueError as err:  # genops: a length longer than what is left, an unknown opcode, no STOP
+        if stream.tell() >= size:  # it ran out of bytes
+            raise UnsafePickle(f"malformed pickle: it ends after {count} opcodes, before its STOP (the file is "
+                               f"truncated?): {err}") from None
         raise UnsafePickle(f"malformed pickle after {count} opcodes: {err}") from None
     return stream.tell()
 

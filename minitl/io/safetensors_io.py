@@ -26,25 +26,29 @@ import struct
 
 import numpy as np
 
-from minitl.io.checks import CheckpointError, existing_file
+from minitl.io.checks import CheckpointError, read_file
 
 DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": "<u2", "I16": "<i2", "U32": "<u4",
           "I32": "<i4", "U64": "<u8", "I64": "<i8", "F16": "<f2", "BF16": "<u2", "F32": "<f4", "F64": "<f8"}
 MAX_HEADER_BYTES = 100_000_000  # the reference implementation's limit
+NOT_SAFETENSORS = "not a readable safetensors file"
 
 
-def load_safetensors(path):
-    """name -> numpy array of every tensor in a .safetensors file; see the module docstring."""
-    path = existing_file(path)
-    with open(path, "rb") as file:
-        data = bytearray(os.fstat(file.fileno()).st_size)  # writable: the arrays are views of it
-        file.readinto(data)
+def load_safetensors(source):
+    """name -> numpy array of every tensor in a .safetensors file (a path or an open binary file); see the
+    module docstring."""
+    return read_file(source, read, NOT_SAFETENSORS)
+
+
+def read(file):
+    """name -> numpy array of the tensors in an open .safetensors file."""
+    data = bytearray(file.seek(0, os.SEEK_END))  # writable: the arrays are views of it
+    file.seek(0)
+    file.readinto(data)
     try:
         return _parse(data)
     except CheckpointError as err:
-        raise CheckpointError(f"{path}: not a readable safetensors file: {err}") from None
-    except Exception as err:  # noqa: BLE001 -- a malformed header: one error type for the caller
-        raise CheckpointError(f"{path}: not a readable safetensors file: {type(err).__name__}: {err}") from None
+        raise CheckpointError(f"{NOT_SAFETENSORS}: {err}") from None
 
 
 def _refuse_repeated_names(pairs):
@@ -56,10 +60,12 @@ def _refuse_repeated_names(pairs):
 
 def _parse(data):
     if len(data) < 8:
-        raise CheckpointError("shorter than the 8-byte header length")
+        raise CheckpointError("shorter than the 8-byte header length (truncated?)")
     (header_bytes,) = struct.unpack_from("<Q", data)
-    if header_bytes > min(MAX_HEADER_BYTES, len(data) - 8):
-        raise CheckpointError(f"a header of {header_bytes} bytes in a file of {len(data)}")
+    if header_bytes > MAX_HEADER_BYTES:
+        raise CheckpointError(f"a header of {header_bytes} bytes, over the limit of {MAX_HEADER_BYTES}")
+    if header_bytes > len(data) - 8:
+        raise CheckpointError(f"a header of {header_bytes} bytes in a file of {len(data)}: the file is truncated")
     text = bytes(data[8:8 + header_bytes])
     tensors = text.count(b"data_offsets")  # one object and two arrays a tensor; a little slack for names
     if text.count(b"{") > 2 * tensors + 16 or text.count(b"[") > 3 * tensors + 16:
@@ -81,9 +87,12 @@ def _parse(data):
         count = 1
         for n in info["shape"]:
             count *= n
-        if not begin <= end <= len(buffer) or end - begin != count * dtype.itemsize:
+        if not begin <= end or end - begin != count * dtype.itemsize:
             raise CheckpointError(f"tensor {name!r}: bytes [{begin}, {end}) for shape {info['shape']} of "
-                                  f"{info['dtype']} in a data section of {len(buffer)} bytes")
+                                  f"{info['dtype']}")
+        if end > len(buffer):
+            raise CheckpointError(f"tensor {name!r}: bytes [{begin}, {end}) in a data section of {len(buffer)} "
+                                  "bytes: the file is truncated")
         ranges.append((begin, end))
         arrays[name] = _widened(np.frombuffer(buffer[begin:end], dtype=dtype), info["dtype"]).reshape(info["shape"])
     covered = 0

@@ -43,11 +43,10 @@ Guarantees, for any file, however malformed or hostile:
 import collections
 import os
 import struct
-import zipfile
 
 import numpy as np
 
-from minitl.io.checks import ZIP_MAGIC, CheckpointError, check_zip_directory, is_stored, read_entry, read_exactly, read_file
+from minitl.io.checks import ZIP_MAGIC, CheckpointError, is_stored, open_zip, read_entry, read_exactly, read_file, replace_leaves
 from minitl.io.safe_pickle import Frozen, UnsafePickle, load, scan
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -159,28 +158,36 @@ ALLOWED_GLOBALS = {
 }
 
 
-def load_pytorch(path):
-    """The tensors of a PyTorch checkpoint as a flat dict name -> numpy array; see the module docstring.
+def load_pytorch(source):
+    """The tensors of a PyTorch checkpoint (a path or an open binary file) as a flat dict name -> numpy
+    array; see the module docstring.
 
     Nested ``{'state_dict': {...}, ...}`` checkpoints are unwrapped, and
     entries that are not tensors (epochs, accuracies) are dropped. Arrays
     that share a storage in the file share memory here.
     """
-    return read_file(path, _load_layout, "not a readable PyTorch checkpoint (corrupt or truncated?)",
-                     refused=(CheckpointError, UnsafePickle))
+    return read_file(source, lambda file: _flatten(*_load_layout(file)),
+                     "not a readable PyTorch checkpoint (corrupt or truncated?)", refused=(CheckpointError, UnsafePickle))
+
+
+def read_object(file):
+    """The whole object pickled in an open PyTorch checkpoint, as ``torch.load(weights_only=True)`` returns
+    it (an epoch, an optimizer's state, nested dicts), with every tensor a NumPy array (see `_flatten`)."""
+    obj, to_array = _load_layout(file)
+    return replace_leaves(obj, lambda value: to_array(value) if isinstance(value, TensorRef) else value)
 
 
 def _load_layout(file):
-    """The state dict of an open checkpoint, read in the layout its first bytes announce."""
+    """(the object, with TensorRefs for tensors; a function TensorRef -> array) of an open checkpoint, read
+    in the layout its first bytes announce."""
     if file.read(4) == ZIP_MAGIC:
-        return _flatten(_load_zip(file))
+        return _load_zip(file)
     file.seek(0)
-    return _flatten(_load_legacy(file))
+    return _load_legacy(file)
 
 
-def _flatten(loaded):
-    """The state dict's name -> array, from (the object with TensorRefs, a function TensorRef -> array)."""
-    obj, to_array = loaded
+def _flatten(obj, to_array):
+    """The state dict's name -> array, from the object with TensorRefs and a function TensorRef -> array."""
     for wrapper in CHECKPOINT_WRAPPERS:
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -200,8 +207,7 @@ def _flatten(loaded):
 
 # -- zip layout -----------------------------------------------------------------------------------------
 def _load_zip(file):
-    archive = zipfile.ZipFile(file)
-    check_zip_directory(file, archive)
+    archive = open_zip(file)
     names = archive.namelist()
     if len(set(names)) != len(names):
         duplicate = collections.Counter(names).most_common(1)[0][0]
@@ -253,7 +259,8 @@ def _read_entry(archive, name, nbytes):
 
 # -- legacy layout -----------------------------------------------------------------------------------------
 def _load_legacy(file):
-    size = os.fstat(file.fileno()).st_size
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
 
     def next_pickle(storage_from_id=None):
         start = file.tell()
@@ -295,12 +302,14 @@ def _load_legacy(file):
         storage = roots[key]
         count = file.read(8)
         if len(count) < 8:
-            raise CheckpointError(f"storage {key!r} is missing (truncated file?)")
+            raise CheckpointError(f"storage {key!r} is missing: the file is truncated")
         (numel,) = struct.unpack("<q", count)
         nbytes = numel * storage.type.itemsize
-        if numel != storage.numel or nbytes > size - file.tell():
-            raise CheckpointError(f"storage {key!r} holds {numel} elements, the object declares {storage.numel} "
-                                  f"and {size - file.tell()} bytes are left")
+        if numel != storage.numel:
+            raise CheckpointError(f"storage {key!r} holds {numel} elements, the object declares {storage.numel}")
+        if nbytes > size - file.tell():
+            raise CheckpointError(f"storage {key!r} needs {nbytes} bytes and {size - file.tell()} bytes are "
+                                  "left: the file is truncated")
         arrays[key] = _storage_array(read_exactly(file, nbytes, f"storage {key}"), storage.type, byteorder)
 
     def to_array(ref):

@@ -54,12 +54,8 @@ def load_state(model, state):
     """Load a cleaned name -> array dict into `model` (strict; on any error the model is unchanged).
 
     Checkpoints older than PyTorch 0.4.1 have no ``num_batches_tracked``:
-    the model keeps its own counters.
+    the model keeps its own counters (as ``load_state_dict`` allows).
     """
-    state = dict(state)
-    for key, value in model.state_dict().items():
-        if key.endswith("num_batches_tracked"):
-            state.setdefault(key, value)
     model.load_state_dict(state)
     return model
 

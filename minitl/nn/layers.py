@@ -148,6 +148,7 @@ class _BatchNorm(Module):
     running statistics while the rest of the model trains.
     """
     _expected_ndims = ()
+    _optional_state = ("num_batches_tracked",)  # PyTorch < 0.4.1 had none; PyTorch tolerates its absence
     frozen = False
 
     def train(self, mode=True):

@@ -74,6 +74,8 @@ class Module:
     put back in eval (a frozen BatchNorm) while the rest trains.
     """
 
+    _optional_state = ()  # names of buffers a state_dict may lack (see load_state_dict)
+
     def __init__(self):
         # object.__setattr__: our own __setattr__ needs these tables to exist.
         object.__setattr__(self, "_parameters", {})
@@ -304,12 +306,17 @@ class Module:
         and then the model is unchanged. The converted values are copied in
         place, so Parameters keep their identity (an
         optimizer holding them keeps working) and never alias the caller's arrays.
-        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+        Returns ``IncompatibleKeys(missing_keys, unexpected_keys)``. A
+        module's `_optional_state` entries (BatchNorm's ``num_batches_tracked``,
+        absent from checkpoints older than PyTorch 0.4.1) may be missing: they
+        keep their value, as PyTorch fills them in from the module.
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"load_state_dict expects a dict of name -> array, got {type(state_dict).__name__}")
         own = collections.OrderedDict(self._state_tensors())
-        missing = [name for name in own if name not in state_dict]
+        optional = {_join(prefix, name) for prefix, module in self.named_modules(remove_duplicate=False)
+                    for name in module._optional_state}
+        missing = [name for name in own if name not in state_dict and name not in optional]
         unexpected = [name for name in state_dict if name not in own]
         problems = []
         if strict and missing:
