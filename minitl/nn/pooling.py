@@ -20,6 +20,7 @@ same few Functions. The arithmetic (one whole-array operation per window
 offset, threads) is in ``minitl.kernels.pooling``, beside the plain
 references that define it.
 """
+import functools
 import math
 
 from minitl import backend
@@ -104,12 +105,12 @@ class SpreadOverWindows(Function):
 
 def _unbatched(pool):
     """The pooling function `pool` also taking unbatched (C, H, W) input, as a batch of one (PyTorch takes both)."""
+    @functools.wraps(pool)
     def run(x, *args, **kwargs):
         if tensor_argument(x, pool.__name__, "input").ndim != 3:
             return pool(x, *args, **kwargs)
         result = pool(unsqueeze(x, 0), *args, **kwargs)
         return tuple(r.squeeze(0) for r in result) if isinstance(result, tuple) else result.squeeze(0)
-    run.__name__, run.__doc__ = pool.__name__, pool.__doc__
     return run
 
 
