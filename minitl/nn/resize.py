@@ -14,8 +14,6 @@ resizes H then W, which is the same as weighting the four neighbours by (1 - t_h
 """
 import math
 
-import numpy as np
-
 from minitl import backend
 from minitl.nn.arguments import tensor_argument
 from minitl.ops.shape import getitem
@@ -45,22 +43,22 @@ def _output_sizes(x, size, scale_factor):
 
 def _nearest(x, dim, out, scale, xp):
     size = x.shape[dim]
-    scale = np.float32(size / out if scale is None else scale)  # PyTorch computes nearest's source in float32
-    index = np.minimum(np.floor(np.arange(out, dtype=np.float32) * scale).astype(np.int64), size - 1)
-    return _along(x, dim, xp.asarray(index))
+    scale = xp.float32(size / out if scale is None else scale)  # PyTorch computes nearest's source in float32
+    index = xp.minimum(xp.floor(xp.arange(out, dtype=xp.float32) * scale).astype(xp.int64), size - 1)
+    return _along(x, dim, index)
 
 
 def _linear(x, dim, out, scale, align_corners, xp):
-    size, place = x.shape[dim], np.arange(out, dtype=np.float64)
+    size, place = x.shape[dim], xp.arange(out, dtype=xp.float64)
     if align_corners:
         source = place * ((size - 1) / (out - 1) if out > 1 else 0.0)
     else:
-        source = np.maximum((place + 0.5) * (size / out if scale is None else scale) - 0.5, 0.0)
-    low = np.minimum(np.floor(source).astype(np.int64), size - 1)
-    high = np.minimum(low + 1, size - 1)
+        source = xp.maximum((place + 0.5) * (size / out if scale is None else scale) - 0.5, 0.0)
+    low = xp.minimum(xp.floor(source).astype(xp.int64), size - 1)
+    high = xp.minimum(low + 1, size - 1)
     t = (source - low).reshape((out,) + (1,) * (x.ndim - 1 - dim))  # broadcast along the dims after `dim`
-    weight_high = xp.asarray(t.astype(x.dtype))
-    return _along(x, dim, xp.asarray(low)) * (1 - weight_high) + _along(x, dim, xp.asarray(high)) * weight_high
+    weight_high = t.astype(x.dtype)
+    return _along(x, dim, low) * (1 - weight_high) + _along(x, dim, high) * weight_high
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
