@@ -13,9 +13,11 @@ from minitl.nn.fractional_pool import FractionalMaxPool2d
 from minitl.nn.layers import (
                               GELU,
                               AdaptiveAvgPool2d,
+                              AdaptiveMaxPool2d,
                               AvgPool2d,
                               BatchNorm1d,
                               BatchNorm2d,
+                              Conv1d,
                               Conv2d,
                               ConvTranspose2d,
                               Dropout,
@@ -26,10 +28,13 @@ from minitl.nn.layers import (
                               Linear,
                               LogSoftmax,
                               MaxPool2d,
+                              MaxUnpool2d,
                               ReLU,
                               Sigmoid,
                               Softmax,
                               Tanh,
+                              Unflatten,
+                              Upsample,
 )
 from minitl.nn.loss_modules import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minitl.nn.module import IncompatibleKeys, Module, Parameter

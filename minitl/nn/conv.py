@@ -24,14 +24,26 @@ from minitl.autograd import Function
 from minitl.kernels import convolution as kernels
 from minitl.kernels.convolution import output_hw
 from minitl.nn.arguments import check_input_dtype, tensor_argument
+from minitl.ops.shape import pad, unsqueeze
+
+
+def ntuple(value, n, name):
+    """n ints from an int or a sequence of n, as PyTorch's layers accept both."""
+    result = (value,) * n if isinstance(value, int) else tuple(value)
+    if len(result) != n:
+        raise ValueError(f"{name} must be an int or {n} ints, got {value!r}")
+    return result
 
 
 def pair(value, name):
-    """(a, b) from an int or a pair, as PyTorch's layers accept both."""
-    result = (value, value) if isinstance(value, int) else tuple(value)
-    if len(result) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return result
+    """(a, b) from an int or a pair."""
+    return ntuple(value, 2, name)
+
+
+def same_padding(kernel, dilation):
+    """padding='same' per dim: (before, after) with before + after = dilation (k - 1), the extra one after."""
+    totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    return [(total // 2, total - total // 2) for total in totals]
 
 
 class _Convolution(Function):
@@ -107,25 +119,61 @@ class Conv2dWeightGrad(_Convolution):
         return gx, gg
 
 
+def _string_padding(x, padding, kernel, stride, dilation, name):
+    """(x, padding) for padding='valid' (none) or 'same' (output size = input size, stride 1 only): where the
+    total dilation (k - 1) is odd, PyTorch puts the extra row or column after, padding x by it first."""
+    if padding not in ("valid", "same"):
+        raise RuntimeError(f"{name}: Invalid padding string '{padding}', should be one of 'valid' or 'same'")
+    if padding == "valid":
+        return x, (0, 0)
+    if stride != (1, 1):
+        raise RuntimeError(f"{name}: padding='same' is not supported for strided convolutions, got stride {stride}")
+    widths = same_padding(kernel, dilation)
+    extra = [after - before for before, after in widths]
+    if any(extra):
+        x = pad(x, (0, extra[1], 0, extra[0]))
+    return x, tuple(before for before, _ in widths)
+
+
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution of x (N, C, H, W) with weight (O, C/groups, kh, kw), PyTorch's conv2d."""
+    """2-D convolution of x (N, C, H, W) or unbatched (C, H, W) with weight (O, C/groups, kh, kw), PyTorch's
+    conv2d; padding is a number, a pair, 'valid' (none) or 'same' (the input's size, stride 1)."""
     x, weight = tensor_argument(x, "conv2d", "input"), tensor_argument(weight, "conv2d", "weight")
     tensor_argument(bias, "conv2d", "bias", optional=True)
     check_input_dtype(x, weight, "conv2d")
+    if x.ndim == 3 and weight.ndim == 4:  # unbatched, as PyTorch takes it: a batch of one
+        return conv2d(unsqueeze(x, 0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"conv2d expects 4-D input and weight, got shapes {x.shape} and {weight.shape}")
+        raise ValueError(f"conv2d expects 3-D (unbatched) or 4-D input and 4-D weight, got shapes {x.shape} and "
+                         f"{weight.shape}")
     if x.shape[1] % groups or weight.shape[0] % groups or x.shape[1] // groups != weight.shape[1]:
         raise ValueError(f"conv2d: input has {x.shape[1]} channels and groups={groups}, so weight must be "
                          f"({weight.shape[0]}, {x.shape[1] // groups}, kh, kw) with out channels divisible "
                          f"by groups; got weight shape {weight.shape}")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    stride, padding, dilation = pair(stride, "stride"), pair(padding, "padding"), pair(dilation, "dilation")
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    if isinstance(padding, str):
+        x, padding = _string_padding(x, padding, weight.shape[2:], stride, dilation, "conv2d")
+    padding = pair(padding, "padding")
     if min(output_hw(x.shape[2:], weight.shape[2:], stride, padding, dilation)) < 1:
         raise ValueError(f"conv2d: input {x.shape} is too small for kernel {weight.shape[2:]} with "
                          f"padding {padding} and dilation {dilation}")
     function = Conv2dFunction(stride, padding, dilation, groups)
     return function(x, weight) if bias is None else function(x, weight, bias)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of x (N, C, L) or unbatched (C, L) with weight (O, C/groups, k): conv2d on a height of 1,
+    x as (N, C, 1, L) and weight as (O, C/groups, 1, k)."""
+    x, weight = tensor_argument(x, "conv1d", "input"), tensor_argument(weight, "conv1d", "weight")
+    if x.ndim not in (2, 3) or weight.ndim != 3:
+        raise ValueError(f"conv1d expects 2-D (unbatched) or 3-D input and 3-D weight, got shapes {x.shape} and "
+                         f"{weight.shape}")
+    (stride,), (dilation,) = ntuple(stride, 1, "stride"), ntuple(dilation, 1, "dilation")
+    padding = padding if isinstance(padding, str) else (0, *ntuple(padding, 1, "padding"))
+    y = conv2d(unsqueeze(x, -2), unsqueeze(weight, -2), bias, (1, stride), padding, (1, dilation), groups)
+    return y.squeeze(-2)
 
 
 def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

@@ -2,7 +2,8 @@
 
 Each function takes tensors and returns a tensor with its graph recorded.
 The bigger ones live in their own files: convolution (conv.py), pooling
-(pooling.py), im2col as unfold/fold (unfold.py), batch norm (normalization.py), softmax and friends
+(pooling.py), padding (padding.py), resizing (resize.py),
+im2col as unfold/fold (unfold.py), batch norm (normalization.py), softmax and friends
 (activations.py), losses (losses.py). Here: linear layers and dropout.
 """
 import warnings
@@ -11,11 +12,13 @@ from minitl import random
 from minitl.autograd import Tensor
 from minitl.nn.activations import gelu, leaky_relu, log_softmax, softmax
 from minitl.nn.arguments import check_input_dtype, check_probability, tensor_argument
-from minitl.nn.conv import conv2d, conv_transpose2d
+from minitl.nn.conv import conv1d, conv2d, conv_transpose2d
 from minitl.nn.fractional_pool import fractional_max_pool2d
 from minitl.nn.losses import binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss
 from minitl.nn.normalization import batch_norm
-from minitl.nn.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from minitl.nn.padding import pad
+from minitl.nn.pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d, max_unpool2d
+from minitl.nn.resize import interpolate
 from minitl.nn.unfold import fold, unfold
 from minitl.ops.elementwise import relu, sigmoid, tanh
 from minitl.ops.matmul import matmul
@@ -81,3 +84,4 @@ __all__ = ["linear", "conv2d", "conv_transpose2d", "unfold", "fold", "max_pool2d
            "cross_entropy",
            "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
 __all__ += ["fractional_max_pool2d"]
+__all__ += ["conv1d", "pad", "interpolate", "adaptive_max_pool2d", "max_unpool2d"]

@@ -11,7 +11,7 @@ from minitl import creation
 from minitl.nn import functional as F
 from minitl.nn import init
 from minitl.nn.arguments import check_probability
-from minitl.nn.conv import pair
+from minitl.nn.conv import ntuple, pair, same_padding
 from minitl.nn.module import Module, Parameter
 
 
@@ -52,52 +52,101 @@ class Linear(Module):
 
 
 class _ConvNd(Module):
-    """What Conv2d and ConvTranspose2d share: channels and groups, the window arguments, weight, bias, repr."""
-    _optional_arguments = (("padding", (0, 0)), ("dilation", (1, 1)))  # shown by repr when not the default
+    """What Conv1d, Conv2d and ConvTranspose2d share: channels and groups, the window arguments (an int or
+    `_dims` ints each; padding also 'valid' or 'same'), padding_mode, weight, bias, repr."""
+    _dims = 2
+    _optional_arguments = ("padding", "dilation")  # shown by repr when not the default (zeros, ones)
+    _padding_modes = ("zeros", "reflect", "replicate", "circular")
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                 weight_channels, device, dtype):
+                 weight_channels, device, dtype, padding_mode="zeros"):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be "
                              f"divisible by groups ({groups})")
+        if padding_mode not in self._padding_modes:
+            raise ValueError(f"padding_mode must be one of {self._padding_modes}, but got padding_mode='{padding_mode}'")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
-        self.padding, self.dilation = pair(padding, "padding"), pair(dilation, "dilation")
+        n = self._dims
+        self.kernel_size, self.stride = ntuple(kernel_size, n, "kernel_size"), ntuple(stride, n, "stride")
+        self.dilation, self.padding_mode = ntuple(dilation, n, "dilation"), padding_mode
+        if isinstance(padding, str):
+            if padding not in ("valid", "same"):
+                raise ValueError(f"Invalid padding string '{padding}', should be one of ('valid', 'same')")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = ntuple(padding, n, "padding")
         self.weight = _empty_parameter((*weight_channels, *self.kernel_size), device, dtype)
         self.register_parameter("bias", _empty_parameter((out_channels,), device, dtype) if bias else None)
 
     def reset_parameters(self):
         _reset_weight_and_bias(self.weight, self.bias)
 
+    def _border_padded(self, x):
+        """x padded by `padding_mode` (not zeros) on every side, F.pad's order: the convolution then pads nothing."""
+        if self.padding == "valid":
+            return x
+        widths = same_padding(self.kernel_size, self.dilation) if self.padding == "same" else [(p, p) for p in
+                                                                                               self.padding]
+        return F.pad(x, [w for before_after in reversed(widths) for w in before_after], mode=self.padding_mode)
+
+    def _convolve(self, convolution, x):
+        if self.padding_mode == "zeros":
+            return convolution(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return convolution(self._border_padded(x), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        for name, default in self._optional_arguments:
-            if getattr(self, name) != default:
-                text += f", {name}={getattr(self, name)}"
+        for name in self._optional_arguments:
+            value = getattr(self, name)
+            if value != (1 if name == "dilation" else 0,) * self._dims:
+                text += f", {name}={value}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
 
 
-class Conv2d(_ConvNd):
-    """2-D cross-correlation over (N, C_in, H, W) with weight (C_out, C_in / groups, kH, kW).
+class Conv1d(_ConvNd):
+    """1-D cross-correlation over (N, C_in, L) or unbatched (C_in, L) with weight (C_out, C_in / groups, k).
 
-    Output size per spatial dim: floor((size + 2 padding - dilation (k - 1) - 1) / stride) + 1.
-    PyTorch's initialisation, with fan_in = C_in / groups * kH * kW:
-    weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    Output length: floor((L + 2 padding - dilation (k - 1) - 1) / stride) + 1. PyTorch's initialisation,
+    with fan_in = C_in / groups * k: weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     """
+    _dims = 1
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, device=None, dtype=None):
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         (out_channels, in_channels // groups), device, dtype)
+                         (out_channels, in_channels // groups), device, dtype, padding_mode)
         self.reset_parameters()
 
     def forward(self, x):
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._convolve(F.conv1d, x)
+
+
+class Conv2d(_ConvNd):
+    """2-D cross-correlation over (N, C_in, H, W) or unbatched (C_in, H, W) with weight (C_out, C_in / groups, kH, kW).
+
+    Output size per spatial dim: floor((size + 2 padding - dilation (k - 1) - 1) / stride) + 1; padding='same'
+    keeps the size (stride 1), 'valid' is no padding. padding_mode: what the padding holds ('zeros', or the
+    input's border: 'reflect', 'replicate', 'circular', via F.pad). PyTorch's initialisation, with
+    fan_in = C_in / groups * kH * kW: weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         (out_channels, in_channels // groups), device, dtype, padding_mode)
+        self.reset_parameters()
+
+    def forward(self, x):
+        return self._convolve(F.conv2d, x)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -107,12 +156,15 @@ class ConvTranspose2d(_ConvNd):
     PyTorch's initialisation, with fan_in = C_out / groups * kH * kW (the weight's dim 1 and kernel).
     """
 
-    _optional_arguments = (("padding", (0, 0)), ("output_padding", (0, 0)), ("dilation", (1, 1)))
+    _optional_arguments = ("padding", "output_padding", "dilation")
+    _padding_modes = ("zeros",)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, device=None, dtype=None):
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        if isinstance(padding, str):
+            raise ValueError(f"ConvTranspose2d: padding must be an int or a pair, got {padding!r}")
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                         (in_channels, out_channels // groups), device, dtype)
+                         (in_channels, out_channels // groups), device, dtype, padding_mode)
         self.output_padding = pair(output_padding, "output_padding")
         self.reset_parameters()
 
@@ -210,46 +262,60 @@ class BatchNorm2d(_BatchNorm):
 class _Pool2d(Module):
     """Shared by MaxPool2d and AvgPool2d: the window arguments, stride defaulting to the kernel size."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
-        self.padding = padding
+        self.padding, self.ceil_mode = padding, ceil_mode
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class MaxPool2d(_Pool2d):
-    """Maximum over each kernel_size window, moved by stride (default: kernel_size), after -inf padding."""
+    """Maximum over each kernel_size window, moved by stride (default: kernel_size), after -inf padding;
+    ceil_mode keeps a last partial window; return_indices also returns the maxima's places (for MaxUnpool2d)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation, self.return_indices = dilation, return_indices
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
 
     def extra_repr(self):
-        # PyTorch prints dilation and ceil_mode too; these are the values this layer always uses.
-        return super().extra_repr() + ", dilation=1, ceil_mode=False"
+        return super().extra_repr() + f", dilation={self.dilation}, ceil_mode={self.ceil_mode}"
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each kernel_size window, moved by stride (default: kernel_size); zero padding counts."""
+    """Mean over each kernel_size window, moved by stride (default: kernel_size); zero padding counts unless
+    count_include_pad=False; divisor_override replaces the window's size as the divisor."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
 
     def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
 
 
-class AdaptiveAvgPool2d(Module):
-    """Mean pooling to a fixed output_size (int or (H, W)) whatever the input size."""
-
+class _AdaptivePool2d(Module):
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
-    def forward(self, x):
-        return F.adaptive_avg_pool2d(x, self.output_size)
-
     def extra_repr(self):
         return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """Mean pooling to a fixed output_size (int or (H, W), None keeping that dim) whatever the input size."""
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
 
 
 # -- dropout ------------------------------------------------------------------------
@@ -367,3 +433,65 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+# -- more layers of PyTorch's (issue 32) --------------------------------------------
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Max pooling to a fixed output_size (int or (H, W), None keeping that dim) whatever the input size."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, self.output_size, self.return_indices)
+
+
+class MaxUnpool2d(Module):
+    """Put each value back at the index MaxPool2d(return_indices=True) gave it, zeros elsewhere."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        self.padding = pair(padding, "padding")
+
+    def forward(self, x, indices, output_size=None):
+        return F.max_unpool2d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class Unflatten(Module):
+    """Split dim `dim` into unflattened_size: Flatten's inverse, e.g. (N, 784) -> (N, 1, 28, 28)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, x):
+        dim = self.dim % x.ndim
+        return x.reshape(x.shape[:dim] + tuple(self.unflattened_size) + x.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class Upsample(Module):
+    """Resize by F.interpolate: to `size`, or by `scale_factor`; mode 'nearest' or 'bilinear'."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.size, self.mode, self.align_corners = size, mode, align_corners
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else scale_factor
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x):
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self):
+        what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"
+        return f"{what}, mode='{self.mode}'"

@@ -105,6 +105,41 @@ NN_CASES = [
 ]
 
 
+def unpool_after_pool(lib, x):
+    values, indices = lib.F.max_pool2d(x, 2, return_indices=True, ceil_mode=True)
+    return lib.F.max_unpool2d(values, indices, 2, output_size=x.shape[-2:])
+
+
+# Issue 32 (a student's PyTorch code runs unchanged): padding modes, 'same'/'valid', unbatched input,
+# conv1d, ceil_mode and count_include_pad, adaptive max pooling, unpooling, interpolate.
+NN_CASES += [
+    ("conv_same_even_kernel_dilated", conv(padding="same", dilation=(1, 2)), [(2, 3, 6, 7), (4, 3, 4, 3), (4,)]),
+    ("conv_valid_unbatched", conv(padding="valid", stride=2), [(3, 7, 6), (2, 3, 3, 3), (2,)]),
+    ("conv1d", lambda lib, x, w, b: lib.F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2),
+     [(2, 4, 9), (6, 2, 3), (6,)]),
+    ("conv1d_same_unbatched", lambda lib, x, w: lib.F.conv1d(x, w, padding="same"), [(3, 8), (2, 3, 4)]),
+    ("pad_reflect_2d", lambda lib, x: lib.F.pad(x, (1, 2, 3, 0), mode="reflect"), [(2, 3, 4, 5)]),
+    ("pad_replicate_1d", lambda lib, x: lib.F.pad(x, (3, 1), mode="replicate"), [(2, 3, 4)]),
+    ("pad_circular_2d", lambda lib, x: lib.F.pad(x, (2, 1, 1, 3), mode="circular"), [(1, 2, 4, 5)]),
+    ("pad_constant_crop", lambda lib, x: lib.F.pad(x, (-1, 2, 1, -2, 1, 1), value=0.5), [(2, 3, 4, 5)]),
+    ("interpolate_nearest_scale", lambda lib, x: lib.F.interpolate(x, scale_factor=1.7), [(2, 2, 3, 4)]),
+    ("interpolate_nearest_size_3d", lambda lib, x: lib.F.interpolate(x, size=7), [(2, 3, 4)]),
+    ("interpolate_bilinear", lambda lib, x: lib.F.interpolate(x, size=(5, 7), mode="bilinear"), [(2, 2, 3, 4)]),
+    ("interpolate_bilinear_align_corners",
+     lambda lib, x: lib.F.interpolate(x, scale_factor=(2, 0.6), mode="bilinear", align_corners=True),
+     [(1, 2, 3, 5)]),
+    ("max_pool_ceil_mode", lambda lib, x: lib.F.max_pool2d(x, 3, 2, 1, ceil_mode=True), [(2, 2, 8, 7)]),
+    ("max_pool_unbatched", lambda lib, x: lib.F.max_pool2d(x, 2), [(3, 4, 6)]),
+    ("avg_pool_ceil_exclude_pad",
+     lambda lib, x: lib.F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [(2, 2, 8, 7)]),
+    ("avg_pool_ceil_include_pad", lambda lib, x: lib.F.avg_pool2d(x, 2, ceil_mode=True), [(1, 2, 5, 7)]),
+    ("avg_pool_divisor_override", lambda lib, x: lib.F.avg_pool2d(x, 3, 2, 1, divisor_override=4), [(2, 2, 6, 5)]),
+    ("adaptive_max_uneven", lambda lib, x: lib.F.adaptive_max_pool2d(x, (3, 4)), [(2, 2, 8, 7)]),
+    ("adaptive_max_divides_unbatched", lambda lib, x: lib.F.adaptive_max_pool2d(x, 2), [(3, 4, 6)]),
+    ("max_unpool_after_ceil_pool", unpool_after_pool, [(2, 2, 5, 7)]),
+]
+
+
 def make_inputs(shapes, seed):
     rng = np.random.default_rng(seed)
     return [rng.normal(size=shape) for shape in shapes]
