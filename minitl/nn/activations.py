@@ -187,8 +187,8 @@ def prelu(input, weight):
     tensor_argument(weight, "prelu", "weight")
     if weight.numel() != 1:
         if input.ndim < 2 or input.shape[1] != weight.numel():
-            raise RuntimeError(f"prelu: weight has {weight.numel()} slopes but the input {input.shape} has "
-                               f"{input.shape[1] if input.ndim > 1 else 1} channels (dim 1)")
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{weight.numel()} and channel size = {input.shape[1] if input.ndim > 1 else 1}.")
         weight = weight.reshape((-1,) + (1,) * (input.ndim - 2))
     return where(input.data > 0, input, weight * input)
 

@@ -27,8 +27,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     tensor_argument(input, "layer_norm", "input")
     normalized_shape = tuple(normalized_shape)
     if input.shape[input.ndim - len(normalized_shape):] != normalized_shape:
-        raise RuntimeError(f"layer_norm: expected input with shape [*, {', '.join(map(str, normalized_shape))}], "
-                           f"but got input of size {list(input.shape)}")
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(input.shape)}")
     y = _normalize(input, tuple(range(input.ndim - len(normalized_shape), input.ndim)), eps)
     y = y if weight is None else y * weight
     return y if bias is None else y + bias
@@ -38,8 +38,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each sample's num_groups groups of channels of (N, C, *), then scale and shift per channel."""
     tensor_argument(input, "group_norm", "input")
     if input.ndim < 2 or input.shape[1] % num_groups:
-        raise RuntimeError(f"group_norm: expected an input (N, C, *) with C divisible by num_groups="
-                           f"{num_groups}, got {list(input.shape)}")
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
     grouped = input.reshape(input.shape[0], num_groups, -1)
     y = _normalize(grouped, (2,), eps).reshape(input.shape)
     per_channel = (-1,) + (1,) * (input.ndim - 2)
@@ -88,7 +88,7 @@ class GroupNorm(Module):
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         if num_channels % num_groups:
-            raise ValueError("num_channels must be divisible by num_groups")
+            raise ValueError(f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         _affine_parameters(self, (num_channels,), affine, bias, device, dtype)
 

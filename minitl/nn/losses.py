@@ -154,8 +154,8 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     classes = input.shape[1]
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
-    if weight is not None:
-        target = target * weight.reshape((classes,) + (1,) * (input.ndim - 2))
+    if weight is not None:  # a constant in the input's dtype, as for class targets
+        target = target * weight.data.astype(input.dtype).reshape((classes,) + (1,) * (input.ndim - 2))
     return reduce(-(log_softmax(input, 1) * target).sum(1), reduction)
 
 
@@ -282,8 +282,8 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, *, reduction=
     true_score = gather(input, 1, target.reshape(-1, 1))
     others = (xp.arange(classes) != target.data[:, None]).astype(input.dtype)  # the j != y terms
     hinge = elementwise.relu(margin - true_score + input) ** p * others
-    if weight is not None:
-        hinge = hinge * weight[target].reshape(-1, 1)
+    if weight is not None:  # w_y, a constant in the input's dtype
+        hinge = hinge * weight.data.astype(input.dtype)[target.data][:, None]
     return reduce(hinge.sum(1) / classes, reduction)
 
 
