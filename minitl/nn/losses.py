@@ -149,8 +149,8 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
     """-sum_c w_c q_c log softmax(z)_c over dim 1, q = (1 - e) t + e / C; 'mean' divides by N d1 ... (no weights)."""
     check_reduction(reduction)
     if target.shape != input.shape:
-        raise ValueError(f"cross_entropy: probability targets must have the input's shape {input.shape}, "
-                         f"got {target.shape}")
+        raise ValueError(f"cross_entropy: probability targets must have the input's shape {input.shape} "
+                         f"(or give integer class targets), got {target.dtype} of shape {target.shape}")
     classes = input.shape[1]
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
