@@ -120,3 +120,36 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu"):
     if tensor.numel() == 0:
         return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """N(mean, std**2) conditioned on [a, b] (absolute bounds, as PyTorch's): draws outside are drawn again."""
+    if not a < b:
+        raise ValueError(f"trunc_normal_: need a < b, got a={a}, b={b}")
+    xp = backend.get_array_module(tensor.data)
+
+    def draw(out):
+        random.normal_(out, mean, std)
+        outside = (out < a) | (out > b)
+        while outside.any():
+            redrawn = random.normal_(xp.empty(int(outside.sum()), out.dtype), mean, std)
+            out[outside] = redrawn
+            outside = (out < a) | (out > b)
+        return out
+    return _draw_into(tensor, draw)
+
+
+def orthogonal_(tensor, gain=1.0):
+    """A (semi-)orthogonal matrix (Saxe et al. 2013) over the weight flattened to (rows, cols):
+    Q of the QR decomposition of a N(0, 1) matrix, its columns' signs fixed by diag(R) so Q is uniform; times gain."""
+    if tensor.ndim < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    xp = backend.get_array_module(tensor.data)
+    rows, cols = tensor.shape[0], tensor.numel() // tensor.shape[0]
+    flat = random.normal_(xp.empty((max(rows, cols), min(rows, cols)), tensor.dtype))
+    q, r = xp.linalg.qr(flat)
+    q = q * xp.sign(xp.diag(r))
+    tensor.data[...] = (gain * (q if rows >= cols else q.T)).reshape(tensor.shape)
+    return tensor

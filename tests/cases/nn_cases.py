@@ -13,6 +13,7 @@ TARGETS_SOME_IGNORED = np.array([2, -100, 4, 1, -100, 3])  # -100: the default i
 CLASS_WEIGHTS = np.array([0.5, 2.0, 1.5, 1.0, 0.25])
 STATS_MEAN = np.array([0.1, -0.2, 0.3])
 STATS_VAR = np.array([0.5, 1.5, 2.0])
+EMBEDDING_INDEX = np.array([[1, 0, 4], [3, 1, 1]])
 
 
 def conv(stride=1, padding=0, dilation=1, groups=1, bias=True):
@@ -102,6 +103,66 @@ NN_CASES = [
     ("fold_rect_strided_padded",
      lambda lib, x: lib.F.fold(x, output_size=(6, 5), kernel_size=(3, 2), padding=1, stride=(2, 1), dilation=(1, 2)),
      [(1, 12, 15)]),
+    # activations (issue 32); `x * 1` makes the in-place input a non-leaf, which PyTorch records too
+    ("elu", lambda lib, x: lib.F.elu(x * 2, alpha=0.7), [(4, 5)]),
+    ("elu_inplace", lambda lib, x: lib.F.elu(x * 1, inplace=True), [(3, 4)]),
+    ("relu_inplace", lambda lib, x: lib.F.relu(x * 1, inplace=True) * x, [(3, 4)]),
+    ("leaky_relu_inplace", lambda lib, x: lib.F.leaky_relu(x * 1, 0.1, inplace=True) * x, [(3, 4)]),
+    ("silu", lambda lib, x: lib.F.silu(x * 3), [(4, 5)]),
+    ("silu_inplace", lambda lib, x: lib.F.silu(x * 1, inplace=True), [(3, 4)]),
+    ("softplus", lambda lib, x: lib.F.softplus(x * 3), [(4, 5)]),
+    ("softplus_beta_threshold", lambda lib, x: lib.F.softplus(x * 3, beta=2, threshold=3), [(4, 5)]),
+    ("hardtanh", lambda lib, x: lib.F.hardtanh(x * 2, -0.5, 1.5) * x, [(4, 5)]),
+    ("hardtanh_inplace", lambda lib, x: lib.F.hardtanh(x * 2, inplace=True) * x, [(4, 5)]),
+    ("prelu_one_slope", lambda lib, x, a: lib.F.prelu(x, a), [(3, 4), (1,)]),
+    ("prelu_per_channel", lambda lib, x, a: lib.F.prelu(x, a), [(2, 3, 4), (3,)]),
+    # normalisation and embedding
+    ("layer_norm", lambda lib, x, w, b: lib.F.layer_norm(x, (3, 4), w, b), [(2, 3, 4), (3, 4), (3, 4)]),
+    ("layer_norm_no_affine", lambda lib, x: lib.F.layer_norm(x, (5,), eps=1e-3), [(4, 5)]),
+    ("group_norm", lambda lib, x, w, b: lib.F.group_norm(x, 2, w, b), [(2, 4, 3, 2), (4,), (4,)]),
+    ("group_norm_instance_no_affine", lambda lib, x: lib.F.group_norm(x, 3), [(2, 3, 5)]),
+    ("embedding", lambda lib, w: lib.F.embedding(lib.tensor(EMBEDDING_INDEX), w) ** 2, [(5, 3)]),
+    ("normalize", lambda lib, x: lib.F.normalize(x), [(3, 4)]),
+    ("normalize_p3_dim0", lambda lib, x: lib.F.normalize(x, p=3, dim=0), [(3, 4)]),
+    ("cosine_similarity", lambda lib, a, b: lib.F.cosine_similarity(a, b), [(3, 4), (3, 4)]),
+    ("cosine_similarity_broadcast_last", lambda lib, a, b: lib.F.cosine_similarity(a, b, dim=-1), [(2, 3, 4), (4,)]),
+    # losses (issue 32)
+    ("l1_loss", lambda lib, x, t: lib.F.l1_loss(x, t), [(3, 4), (3, 4)]),
+    ("l1_loss_none", lambda lib, x, t: lib.F.l1_loss(x, t, reduction="none"), [(5,), (5,)]),
+    ("smooth_l1_loss", lambda lib, x, t: lib.F.smooth_l1_loss(x * 2, t), [(4, 5), (4, 5)]),
+    ("smooth_l1_loss_beta_sum", lambda lib, x, t: lib.F.smooth_l1_loss(x, t, reduction="sum", beta=0.5),
+     [(4, 5), (4, 5)]),
+    ("huber_loss", lambda lib, x, t: lib.F.huber_loss(x * 2, t), [(4, 5), (4, 5)]),
+    ("huber_loss_delta_none", lambda lib, x, t: lib.F.huber_loss(x, t, reduction="none", delta=0.7), [(4, 5), (4, 5)]),
+    ("binary_cross_entropy", lambda lib, x, t: lib.F.binary_cross_entropy(lib.F.sigmoid(x), lib.F.sigmoid(t)),
+     [(3, 4), (3, 4)]),
+    ("binary_cross_entropy_weight_sum",
+     lambda lib, x, t: lib.F.binary_cross_entropy(lib.F.sigmoid(x), lib.F.sigmoid(t),
+                                                  lib.tensor(np.array([0.5, 2.0, 1.0, 0.1])), reduction="sum"),
+     [(3, 4), (3, 4)]),
+    ("kl_div_batchmean",
+     lambda lib, x, t: lib.F.kl_div(lib.F.log_softmax(x, dim=1), lib.F.softmax(t, dim=1), reduction="batchmean"),
+     [(3, 5), (3, 5)]),
+    ("kl_div_log_target_none",
+     lambda lib, x, t: lib.F.kl_div(lib.F.log_softmax(x, dim=1), lib.F.log_softmax(t, dim=1), reduction="none",
+                                    log_target=True), [(3, 5), (3, 5)]),
+    ("multi_margin_loss", lambda lib, x: lib.F.multi_margin_loss(x, lib.tensor(TARGETS)), [(6, 5)]),
+    ("multi_margin_loss_p2_weight_none",
+     lambda lib, x: lib.F.multi_margin_loss(x, lib.tensor(TARGETS), p=2, margin=0.5, weight=lib.tensor(CLASS_WEIGHTS),
+                                            reduction="none"), [(6, 5)]),
+    ("cross_entropy_probabilities",
+     lambda lib, x, t: lib.F.cross_entropy(x, lib.F.softmax(t, dim=1)), [(6, 5), (6, 5)]),
+    ("cross_entropy_probabilities_spatial_weighted_smoothing",
+     lambda lib, x, t: lib.F.cross_entropy(x, lib.F.softmax(t, dim=1), lib.tensor(CLASS_WEIGHTS), reduction="sum",
+                                           label_smoothing=0.2), [(2, 5, 3), (2, 5, 3)]),
+    ("cross_entropy_spatial", lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS.reshape(2, 1, 3))),
+     [(2, 5, 1, 3)]),
+    ("cross_entropy_spatial_weighted_ignored_none",
+     lambda lib, x: lib.F.cross_entropy(x, lib.tensor(TARGETS_SOME_IGNORED.reshape(2, 3)), lib.tensor(CLASS_WEIGHTS),
+                                        reduction="none"), [(2, 5, 3)]),
+    ("nll_loss_spatial_weighted",
+     lambda lib, x: lib.F.nll_loss(lib.F.log_softmax(x, dim=1), lib.tensor(TARGETS.reshape(2, 3)),
+                                   lib.tensor(CLASS_WEIGHTS)), [(2, 5, 3)]),
 ]
 
 
