@@ -11,12 +11,14 @@ Two levels of threads would fight: each of minitl's threads calling a BLAS
 that starts threads of its own puts four busy threads on two cores, and
 OpenBLAS's threads spin-wait for each other at every barrier, which on a
 loaded machine makes a step up to 18 times slower (docs/performance.md). So
-from the first time minitl computes, BLAS is held to one thread per minitl
-thread, as ``torch.set_num_threads`` also sets the threads of PyTorch's BLAS.
-BLAS is a C library found at run time (OpenBLAS, MKL or BLIS, under various
-names); ``threadpoolctl`` (used by scikit-learn) finds whichever one NumPy
-loaded and sets its thread count. Without threadpoolctl, minitl runs on one
-thread and says so once.
+while a model computes (a Module's call, a backward pass, a parallel call),
+BLAS is held to one thread (``blas_held``), and gets its own count back
+after: a student's own NumPy or scikit-learn code between two steps still
+runs on BLAS's threads. BLAS is a
+C library found at run time (OpenBLAS, MKL or BLIS, under various names);
+``threadpoolctl`` (used by scikit-learn) finds whichever one NumPy loaded and
+sets its thread count. Without threadpoolctl, minitl runs on one thread and
+says so once.
 
 Every parallel call is a thin layer over an ordinary loop: ``parallel_map(f,
 pieces)`` returns ``[f(p) for p in pieces]``, and that loop is what runs on
@@ -55,7 +57,10 @@ def _default_threads():
 _num_threads = _default_threads()
 _pool = None          # the worker threads, made when first needed
 _pool_lock = threading.Lock()
-_blas_held = False    # set once minitl has held BLAS to one thread (or found it cannot)
+_blas = None          # threadpoolctl's handles on the BLAS libraries, found when minitl first computes
+_blas_lock = threading.Lock()
+_blas_holders = 0     # parallel calls under way (several user threads may compute at once)
+_blas_own_threads = []  # each BLAS library's own thread count, given back when the last call ends
 _local = threading.local()  # .busy: this thread is already running a piece of a parallel call
 
 
@@ -65,7 +70,7 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Compute with `n` threads, as ``torch.set_num_threads``; BLAS runs one thread in each.
+    """Compute with `n` threads, as ``torch.set_num_threads``; BLAS runs one thread in each piece.
 
     ``set_num_threads(1)`` runs everything on the calling thread. Safe while
     other threads compute: a parallel call already under way finishes on the
@@ -80,25 +85,66 @@ def set_num_threads(n):
         old, _pool, _num_threads = _pool, None, n
     if old is not None:
         old.shutdown(wait=False)  # the pieces already given to it still run; then its threads end
-    _hold_blas()
 
 
-def _hold_blas():
-    """Hold BLAS to one thread, once, when minitl first computes. Always one, whatever minitl's own
-    thread count: results then never depend on it (BLAS's threads split some products' sums
-    differently), and no BLAS thread ever spin-waits."""
-    global _blas_held, _num_threads
-    if _blas_held:
-        return
-    _blas_held = True  # one attempt: without threadpoolctl, warn once
+def _find_blas():
+    """threadpoolctl's handles on the BLAS libraries NumPy loaded, once; without threadpoolctl, none, and
+    minitl runs on one thread (its threads would fight BLAS's), with a warning."""
+    global _blas, _num_threads
+    if _blas is not None:
+        return _blas
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:
         warnings.warn("threadpoolctl is not installed, so minitl cannot hold BLAS to one thread per worker: "
-                      "it runs on one thread (pip install threadpoolctl)", RuntimeWarning, stacklevel=3)
-        _num_threads = 1
-        return
-    threadpool_limits(limits=1, user_api="blas")  # applied now; kept until the process ends
+                      "it runs on one thread (pip install threadpoolctl)", RuntimeWarning, stacklevel=4)
+        _num_threads, _blas = 1, []
+        return _blas
+    _blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas
+
+
+class _BlasHold:
+    """``with threads.blas_held:`` BLAS runs one thread inside, and gets its own count back when the last
+    hold ends (holds nest, and several user threads may hold it at once: they are counted).
+
+    minitl holds it around a Module's call, a backward pass and each parallel call, so a model's
+    products run on one BLAS thread, as in round 2: their results never depend on BLAS's threads
+    (OpenBLAS's two-thread products differ from its one-thread ones in the last bits), and on a loaded
+    machine no BLAS thread spin-waits beside minitl's. Outside (a student's own NumPy or scikit-learn
+    code, and a product of tensors outside any Module, ``x @ w``) BLAS keeps its threads. Not around
+    every Function: OpenBLAS takes about 10 microseconds to change its count, more than a small
+    operation's own time, so a hold is worth its cost only around a whole model or pass."""
+
+    def __enter__(self):
+        global _blas_holders, _blas_own_threads
+        libraries = _find_blas()
+        with _blas_lock:
+            if _blas_holders == 0:
+                _blas_own_threads = [library.num_threads for library in libraries]
+                _set_blas_threads(libraries, [1] * len(libraries))
+            _blas_holders += 1
+
+    def __exit__(self, *exception):
+        global _blas_holders
+        with _blas_lock:
+            _blas_holders -= 1
+            if _blas_holders == 0:
+                _set_blas_threads(_blas, _blas_own_threads)
+
+
+def _set_blas_threads(libraries, counts):
+    """Each library's thread count set. threadpoolctl lets only the thread that first set OpenBLAS's
+    count set it again, and silently ignores the others; minitl's own lock already orders its holds, so
+    the thread holding now takes control first (a user thread computing with minitl must be able to)."""
+    for library, count in zip(libraries, counts, strict=True):
+        take_control = getattr(library, "clear_controlling_thread", None)  # OpenBLAS's controller has it
+        if take_control is not None:
+            take_control(force=True)
+        library.set_num_threads(count)
+
+
+blas_held = _BlasHold()
 
 
 def _start_helpers(work, pieces):
@@ -129,12 +175,20 @@ def parallel_map(function, pieces):
 
     Each thread, the caller's included, takes the next piece not yet taken until none are
     left, so uneven pieces balance out. A call made from inside a piece runs serially
-    (the threads are already busy). An exception in any piece is raised here.
+    (the threads are already busy). BLAS runs one thread meanwhile. An exception in any
+    piece is raised here.
     """
-    _hold_blas()
     pieces = list(pieces)
-    if _num_threads == 1 or len(pieces) < 2 or getattr(_local, "busy", False):
+    if getattr(_local, "busy", False):  # inside a piece: BLAS is already held
         return [function(piece) for piece in pieces]
+    with blas_held:
+        if _num_threads == 1 or len(pieces) < 2:
+            return [function(piece) for piece in pieces]
+        return _shared_out(function, pieces)
+
+
+def _shared_out(function, pieces):
+    """parallel_map's work shared among the pool's threads and the caller."""
     results = [None] * len(pieces)
     next_index = itertools.count()  # next() on it is atomic under the GIL: each index goes to one thread
 

@@ -170,29 +170,101 @@ def test_small_work_is_not_split(restore_threads):
 
 
 BLAS_THREADS = """
-import json, sys, numpy, threadpoolctl
+import json, sys, threading, numpy, threadpoolctl
 def blas_threads():
     return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
 own = blas_threads()
 import minitl as tl
-after_import = blas_threads()
+from minitl import nn, threads
+from minitl.autograd import Function
+seen = {"after import": blas_threads()}
 tl.set_num_threads(int(sys.argv[1]))
-print(json.dumps([own, after_import, blas_threads()]))
+seen["after set_num_threads"] = blas_threads()
+
+class Probe(nn.Module):  # records BLAS's threads in a module's forward and in the backward pass
+    def forward(self, x):
+        return ProbeFunction()(x)
+
+class ProbeFunction(Function):
+    def forward(self, x):
+        seen["in a forward"] = blas_threads()
+        return x
+    def backward(self, gy):
+        seen["in a backward"] = blas_threads()
+        return (gy,)
+
+threads.MIN_PARALLEL_SIZE = 1  # every layer takes its parallel path
+seen["in a parallel piece"] = threads.parallel_map(lambda _: blas_threads(), range(3))[-1]
+with threads.blas_held:
+    with threads.blas_held:
+        pass
+    seen["in an outer hold after an inner one ends"] = blas_threads()
+model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+Probe()(model(tl.randn(2, 3, 8, 8))).sum().backward()
+seen["after a training step"] = blas_threads()
+user_thread = threading.Thread(target=lambda: Probe()(model(tl.randn(2, 3, 8, 8))).sum().backward())
+in_main = seen.pop("in a forward")
+user_thread.start(); user_thread.join()  # a user thread holds BLAS too, though the main thread set it before
+seen["in a user thread's forward"], seen["in a forward"] = seen["in a forward"], in_main
+seen["after a user thread's step"] = blas_threads()
+
+def gradients(thread_count):  # with BLAS's own threads outside minitl
+    tl.set_num_threads(thread_count)
+    tl.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(8 * 8 * 8, 64), nn.ReLU(), nn.Linear(64, 10))
+    (model(tl.randn(16, 3, 16, 16)) ** 2).sum().backward()
+    return [p.grad.numpy() for p in model.parameters()]
+seen["the same bits on 1 and 2 minitl threads"] = all(
+    numpy.array_equal(a, b) for a, b in zip(gradients(1), gradients(2), strict=True))
+print(json.dumps([own, seen]))
 """
 
 
 @pytest.mark.parametrize("minitl_threads", [1, 2])
-def test_blas_is_held_to_one_thread_once_minitl_computes(minitl_threads):
+def test_blas_runs_one_thread_only_while_minitl_computes(minitl_threads):
+    """Inside minitl every product runs on one BLAS thread (the same bits on any machine, no spin-waiting
+    BLAS threads beside minitl's); outside it, a student's own NumPy keeps BLAS's threads."""
     pytest.importorskip("threadpoolctl")
     two = {name: "2" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
     done = subprocess.run([sys.executable, "-c", BLAS_THREADS, str(minitl_threads)], capture_output=True, text=True,
                           env=dict(os.environ, **two))
     assert done.returncode == 0, done.stderr
-    own, after_import, held = json.loads(done.stdout)
+    own, seen = json.loads(done.stdout)
     if not own or own == [1] * len(own):
         pytest.skip(f"BLAS here runs {own or 'no'} threads before minitl: nothing to hold")
-    assert after_import == own  # importing minitl leaves BLAS alone
-    assert held == [1] * len(own)
+    one = [1] * len(own)
+    assert seen == {"after import": own, "after set_num_threads": own, "in a parallel piece": one,
+                    "in an outer hold after an inner one ends": one, "in a forward": one, "in a backward": one,
+                    "after a training step": own, "in a user thread's forward": one,
+                    "after a user thread's step": own, "the same bits on 1 and 2 minitl threads": True}
+
+
+def test_two_user_threads_share_one_hold():
+    """The hold is counted: a second user thread's hold ending leaves BLAS on one thread for the first,
+    which gives BLAS its threads back when it leaves."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [info["num_threads"] for info in threadpoolctl.threadpool_info() if info["user_api"] == "blas"]
+    seen = []
+
+    def second():
+        with threads.blas_held:
+            seen.append(blas_threads())
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):  # BLAS's own count, set here
+        own = blas_threads()
+        if not own:
+            pytest.skip("no BLAS found: nothing to hold")
+        with threads.blas_held:
+            worker = threading.Thread(target=second)
+            worker.start()
+            worker.join(timeout=30)
+            seen.append(blas_threads())  # the second holder has left; this one still holds
+        after = blas_threads()
+    assert seen == [[1] * len(own)] * 2
+    assert after == own == [2] * len(own)
 
 
 # -- the same numbers on one thread and on several ---------------------------------------------

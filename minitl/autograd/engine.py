@@ -26,7 +26,7 @@ import itertools
 
 import numpy as np
 
-from minitl import backend, grad_mode
+from minitl import backend, grad_mode, threads
 from minitl.autograd.hooks import run_tensor_hooks
 from minitl.autograd.tensor import Tensor
 
@@ -262,7 +262,7 @@ def _run_backward(roots, gradients, retain_graph, create_graph, destinations):
         else:
             pending[id(root.grad_fn)] = gradient
             heapq.heappush(heap, (-root.grad_fn.generation, next(order), root.grad_fn))
-    with grad_mode.set_grad_enabled(create_graph):
+    with grad_mode.set_grad_enabled(create_graph), threads.blas_held:  # one hold for the pass, not one per Function
         while heap:
             fn = heapq.heappop(heap)[2]
             if fn.inputs is None:

@@ -15,7 +15,7 @@ import collections
 
 import numpy as np
 
-from minitl import backend
+from minitl import backend, threads
 from minitl.autograd import Tensor, clear_grads
 from minitl.autograd.hooks import RemovableHandle
 from minitl.creation import tensor as _new_tensor
@@ -90,9 +90,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
-            return hooks.call_with_hooks(self, args, kwargs)
-        return self.forward(*args, **kwargs)
+        with threads.blas_held:  # a model's products on one BLAS thread (minitl/threads.py says why)
+            if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+                return hooks.call_with_hooks(self, args, kwargs)
+            return self.forward(*args, **kwargs)
 
     # -- hooks (nn/hooks.py) -------------------------------------------------
     def register_forward_pre_hook(self, hook):
