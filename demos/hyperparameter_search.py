@@ -8,7 +8,7 @@
     around x*) and the other hardly does (a bump 20 times lower around y*).
     A k x k grid tries k values of the parameter that matters; k^2 random
     trials try k^2 of them. Repeated over FUNCTIONS functions (random x*, y*):
-    the best value found, mean +- std, and the projection figure.
+    the best value found, mean +- sample std (ddof=1), and the projection figure.
 (b) Coarse-to-fine random search of learning rate x weight decay (both
     log-uniform) for an MLP (784-100-10, SGD with momentum 0.9) on real MNIST
     images: ROUNDS rounds of TRIALS trials, each round's ranges narrowed to
@@ -17,6 +17,11 @@
     budget over the same first ranges, for SEARCH_SEEDS search seeds; the
     chosen configuration of each search is retrained with 3 seeds and scored
     on test images, which nothing else sees.
+(c) Grid vs random search on that real network, same budget: a k x k grid of
+    lr x weight decay (cell centres on SPACE's log ranges) against k^2 random
+    trials, for each of GRID_BUDGETS; the grid is one fixed search, random
+    search is repeated over SEARCH_SEEDS seeds; every choice is retrained with
+    3 seeds and scored on the test images.
 
 MNIST: the 10,000-image test set, split at random into training (6,000),
 validation (2,000) and test (2,000) images, as in training_dynamics.py.
@@ -27,7 +32,7 @@ import pathlib
 import time
 
 import numpy as np
-from common import loader, mean_std, mlp, mnist_test, preprocess
+from common import loader, mean_std, mlp, mnist_test, preprocess, sample_std
 
 import minitl as tl
 from minitl import optim
@@ -40,6 +45,7 @@ BUDGETS = (9, 16, 25, 49)
 BUMP_WIDTH = 0.05  # of the parameter that matters; the other one's bump is 10x wider and 20x lower
 ROUNDS, TRIALS, KEEP_TOP, SEARCH_SEEDS = 3, 12, 4, 5
 SPACE = {"lr": tune.loguniform(1e-4, 10.0), "weight_decay": tune.loguniform(1e-7, 1.0)}
+GRID_BUDGETS = (9, 16)  # (c): 3 x 3 and 4 x 4 grids of SPACE against 9 and 16 random trials
 
 
 def parse_args():
@@ -79,7 +85,7 @@ def grid_vs_random(out, functions):
         for budget in BUDGETS:
             best[budget]["grid"].append(tune.grid_search(objective, grid_of(budget)).best()["score"])
             best[budget]["random"].append(tune.random_search(objective, space, budget, seed=number).best()["score"])
-    table = [(f"(a) best f found (max 1.05) over {functions} functions, mean +- std; "
+    table = [(f"(a) best f found (max 1.05) over {functions} functions, mean +- sample std; "
               "values of the parameter that matters tried"),
              f"{'budget':>6}{'grid':>18}{'random':>18}{'random better':>15}{'values tried: grid / random':>31}"]
     for budget in BUDGETS:
@@ -87,7 +93,7 @@ def grid_vs_random(out, functions):
         table.append(f"{budget:>6}{mean_std(grid, digits=3):>18}{mean_std(random, digits=3):>18}"
                      f"{np.mean(random > grid):>15.0%}{f'{round(budget ** 0.5)} / {budget}':>31}")
     picture = projection_figure(out, *centres[0])
-    results = {str(budget): {method: {"mean": float(np.mean(v)), "std": float(np.std(v))}
+    results = {str(budget): {method: {"mean": float(np.mean(v)), "std": sample_std(v)}
                              for method, v in best[budget].items()} for budget in BUDGETS}
     return "\n".join(table), results, [picture]
 
@@ -150,9 +156,7 @@ def describe_round(results, number):
             f"[{spaces['weight_decay'].low:.2g}, {spaces['weight_decay'].high:.2g}]: {best_text}; {failed} failed")
 
 
-def coarse_to_fine_study(splits, out, epochs, rounds, trials, keep_top, search_seeds, final_seeds):
-    data = preprocess(splits, "standardised")
-    objective = mnist_objective(data, epochs)
+def coarse_to_fine_study(objective, out, epochs, rounds, trials, keep_top, search_seeds, final_seeds):
     searches = {"coarse-to-fine": [], "random": []}
     lines = [(f"(b) lr x weight decay for an MLP 784-100-10 (SGD momentum 0.9, {epochs} epochs) on MNIST: "
               f"{rounds} rounds x {trials} trials, narrowed to the best {keep_top}")]
@@ -179,9 +183,42 @@ def coarse_to_fine_study(splits, out, epochs, rounds, trials, keep_top, search_s
                      f"{mean_std([len(r) - len(r.successful()) for r in runs], digits=1):>15}")
         summary[name] = {"chosen": chosen, "best_val_accuracy": [r.best()["score"] for r in runs],
                          "test_accuracy": test, "failed": [len(r) - len(r.successful()) for r in runs]}
-    table.append(f"(mean +- std over {search_seeds} search seeds; each choice retrained with {final_seeds} seeds "
-                 "and scored on the test images)")
+    table.append(f"(mean +- sample std over {search_seeds} search seeds; each choice retrained with {final_seeds} "
+                 "seeds and scored on the test images)")
     return "\n".join(lines + table), summary, pictures
+
+
+# -- (c) grid vs random on the real network ------------------------------------------------------------------
+def log_grid(space, k):
+    """k values of a log-uniform space: the centres of k equal cells of its range on a log scale."""
+    low, high = np.log(space.low), np.log(space.high)
+    return np.exp(low + (np.arange(k) + 0.5) / k * (high - low)).tolist()
+
+
+def grid_vs_random_mnist(objective, budgets, search_seeds, final_seeds):
+    """Per budget k^2: the k x k grid's and k^2 random trials' best validation accuracy, and the test accuracy of
+    the choice (mean over final_seeds retrainings); random search repeated over search_seeds seeds."""
+    def test_of(params):
+        return float(np.mean([objective(**params, seed=seed, split="test") for seed in range(final_seeds)]))
+
+    table = [f"(c) grid vs random search of lr x weight decay on the same MLP, same budget; random search over "
+             f"{search_seeds} search seeds (mean +- sample std), the grid is one search",
+             f"{'budget':>6}{'grid val %':>12}{'grid test %':>13}{'random val %':>16}{'random test %':>16}"
+             f"{'lr values tried: grid / random':>33}"]
+    summary = {}
+    for budget in budgets:
+        k = round(budget ** 0.5)
+        grid = tune.grid_search(objective, {name: log_grid(space, k) for name, space in SPACE.items()})
+        randoms = [tune.random_search(objective, SPACE, budget, seed=seed) for seed in range(search_seeds)]
+        grid_test = test_of(grid.best()["params"])
+        random_val, random_test = [r.best()["score"] for r in randoms], [test_of(r.best()["params"]) for r in randoms]
+        table.append(f"{budget:>6}{100 * grid.best()['score']:>12.1f}{100 * grid_test:>13.1f}"
+                     f"{mean_std(random_val, 100):>16}{mean_std(random_test, 100):>16}{f'{k} / {budget}':>33}")
+        summary[str(budget)] = {"grid": {"chosen": grid.best()["params"], "val_accuracy": grid.best()["score"],
+                                         "test_accuracy": grid_test},
+                                "random": {"chosen": [r.best()["params"] for r in randoms],
+                                           "val_accuracy": random_val, "test_accuracy": random_test}}
+    return "\n".join(table), summary
 
 
 def main():
@@ -193,16 +230,22 @@ def main():
     print(f"{table_a}\n({time.time() - started:.0f} s)\n", flush=True)
     splits = mnist_test((600, 200, 200) if args.quick else (6000, 2000, 2000), shape=(784,), scale=1)
     section_start = time.time()
+    epochs, search_seeds, final_seeds = (1, 1, 1) if args.quick else (2, SEARCH_SEEDS, 3)
+    objective = mnist_objective(preprocess(splits, "standardised"), epochs)
     table_b, results_b, pictures_b = coarse_to_fine_study(
-        splits, out, 1 if args.quick else 2, 2 if args.quick else ROUNDS, 4 if args.quick else TRIALS,
-        2 if args.quick else KEEP_TOP,
-        1 if args.quick else SEARCH_SEEDS, 1 if args.quick else 3)
-    print(f"{table_b}\n({time.time() - section_start:.0f} s)")
+        objective, out, epochs, 2 if args.quick else ROUNDS, 4 if args.quick else TRIALS,
+        2 if args.quick else KEEP_TOP, search_seeds, final_seeds)
+    print(f"{table_b}\n({time.time() - section_start:.0f} s)\n", flush=True)
+    section_start = time.time()
+    table_c, results_c = grid_vs_random_mnist(objective, GRID_BUDGETS[:1] if args.quick else GRID_BUDGETS,
+                                              search_seeds, final_seeds)
+    print(f"{table_c}\n({time.time() - section_start:.0f} s)")
     seconds, cpu_seconds = time.time() - started, time.process_time()
     (out / "results.json").write_text(json.dumps({"quick": args.quick, "seconds": round(seconds),
                                                   "cpu_seconds": round(cpu_seconds),
                                                   "pictures": pictures + pictures_b,
-                                                  "grid_vs_random": results_a, "coarse_to_fine": results_b},
+                                                  "grid_vs_random": results_a, "coarse_to_fine": results_b,
+                                                  "grid_vs_random_mnist": results_c},
                                                  indent=1))
     print(f"\nplots, trials and results.json in {out}/; total {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time)")
 

@@ -12,18 +12,21 @@ new task from k labelled images per class:
 
 Experiment A (split MNIST): a LeNet-5 pretrained on digits 0-4 is transferred
 to digits 5-9; its head is everything after the convolutions (see
-lenet_on_conv_features). Experiment B (real pretrained weights): the CIFAR-10
-ResNet-20 converted from its PyTorch checkpoint is transferred to MNIST
-digits, resized to 32x32 and copied into 3 channels.
+lenet_on_conv_features), a cut chosen after the usual recipe (only the last
+Linear replaced) lost to scratch, so the usual recipe is shown as two more
+rows. Experiment B (real pretrained weights): the CIFAR-10 ResNet-20
+converted from its PyTorch checkpoint is transferred to MNIST digits, resized
+to 32x32 and copied into 3 channels; two more rows fine-tune it with the
+backbone at 1 and 1/100 of the head's learning rate ("frozen" is the ratio 0).
 
 One protocol for all three methods: Adam, batches of 50, the same number of
 epochs (at least 1500 image presentations, so k=5 trains for more epochs than
 k=50), and a learning rate chosen per method and k by the same rule: the best
 of LR_GRID on validation images, after training on one extra k-shot draw. Test
-images are used for nothing but the results: mean +- std over several seeds
-(each seed draws other k-shot images).
+images are used for nothing but the results: mean +- sample std (ddof=1) over
+several seeds (each seed draws other k-shot images).
 
-    python demos/transfer.py            # 13 min on a quiet 2-core machine, up to an hour under load
+    python demos/transfer.py            # minutes on a quiet 2-core machine (see docs/labs/transfer.md)
     python demos/transfer.py --quick    # a smoke test in seconds
 
 Data and weights come from $MINITL_DATA_DIR and $MINITL_WEIGHTS_DIR when set
@@ -33,6 +36,7 @@ numbers run to run with the same thread count (OMP_NUM_THREADS /
 OPENBLAS_NUM_THREADS); another thread count may change the last digits.
 """
 import argparse
+import functools
 import json
 import os
 import pathlib
@@ -42,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from common import as_cifar_input, k_shot, loader, mnist_test
+from common import as_cifar_input, k_shot, loader, mnist_test, sample_std
 
 import minitl as tl
 from minitl import hub, models, nn, optim
@@ -154,18 +158,21 @@ def train_frozen(task, images, labels, *, split, epochs, lr, seed, watch=False):
     return evaluate(head, task.evaluation_loader(split, features=True))[1], history
 
 
-def train_fine_tune(task, images, labels, *, split, epochs, lr, seed, watch=False):
-    """Everything trained; the backbone at lr / 10 (discriminative learning rates)."""
+def train_fine_tune(task, images, labels, *, split, epochs, lr, seed, watch=False, backbone_ratio=0.1):
+    """Everything trained; the backbone at lr * backbone_ratio (discriminative learning rates)."""
     tl.manual_seed(seed)
     model = task.load_pretrained()
     head = transfer.replace_head(model, task.num_classes)
-    opt = optim.Adam(transfer.discriminative_param_groups(model, head, lr=lr))
+    opt = optim.Adam(transfer.discriminative_param_groups(model, head, lr=lr, backbone_ratio=backbone_ratio))
     history = fit(model, loader(images, labels, 50, shuffle=True, seed=seed), opt, epochs,
                   val_loader=task.val if watch else None, progress=False)
     return evaluate(model, task.evaluation_loader(split))[1], history
 
 
 METHODS = {"scratch": train_scratch, "frozen": train_frozen, "fine-tune": train_fine_tune}
+# Experiment B's extra rows: "lower the learning rate when fine-tuning", tested. "frozen" is the ratio 0 (its
+# BatchNorm statistics frozen too), "fine-tune" the ratio 1/10.
+BACKBONE_RATIOS = {"fine-tune, backbone lr x1": 1.0, "fine-tune, backbone lr x1/100": 0.01}
 
 
 # -- experiments -------------------------------------------------------------------------------------
@@ -175,16 +182,16 @@ def draw(task, k, seed):
     return task.images[chosen], task.targets[chosen]
 
 
-def choose_learning_rates(name, task, *, k, epochs_for):
+def choose_learning_rates(name, methods, *, k, epochs_for):
     """Each method's Adam learning rate: the best of LR_GRID on the validation images.
 
     The same rule for every method and k: train on one k-shot draw that no
     reported run uses (seed 100), score on the validation split (never the
-    test split).
+    test split). `methods`: row name -> (train, task).
     """
-    images, labels = draw(task, k, seed=100)
     chosen = {}
-    for method, train in METHODS.items():
+    for method, (train, task) in methods.items():
+        images, labels = draw(task, k, seed=100)
         print(f"  {name} {method:<9} validation accuracy by lr:", end="", flush=True)
         scores = {}
         for lr in LR_GRID:  # each result printed as it comes: a fine-tuning run can take minutes
@@ -196,21 +203,22 @@ def choose_learning_rates(name, task, *, k, epochs_for):
     return chosen
 
 
-def run_experiment(name, task, *, ks, seeds, epochs_for):
+def run_experiment(name, methods, *, ks, seeds, epochs_for):
     """(accuracies[method][k] = list over seeds, lrs[method][k], curves); prints one line per run.
 
-    The last fine-tuning run (largest k, last seed) also records validation scores per epoch:
-    `curves` = (history, k, seed, lr), for its figure.
+    `methods`: row name -> (train, task); every row draws the same k-shot images per seed (the tasks share
+    their images and pool). The last fine-tuning run (largest k, last seed) also records validation scores
+    per epoch: `curves` = (history, k, seed, lr), for its figure.
     """
-    results = {method: {k: [] for k in ks} for method in METHODS}
-    lrs = {method: {} for method in METHODS}
+    results = {method: {k: [] for k in ks} for method in methods}
+    lrs = {method: {} for method in methods}
     for k in ks:
-        for method, lr in choose_learning_rates(f"{name} k={k:<3d}", task, k=k, epochs_for=epochs_for).items():
+        for method, lr in choose_learning_rates(f"{name} k={k:<3d}", methods, k=k, epochs_for=epochs_for).items():
             lrs[method][k] = lr
         for seed in range(seeds):
-            images, labels = draw(task, k, seed)
             print(f"  {name} k={k:<3d} seed {seed}:", end="", flush=True)
-            for method, train in METHODS.items():
+            for method, (train, task) in methods.items():
+                images, labels = draw(task, k, seed)
                 start = time.time()
                 watch = method == "fine-tune" and (k, seed) == (ks[-1], seeds - 1)
                 accuracy, history = train(task, images, labels, split="test", epochs=epochs_for(len(labels)),
@@ -226,12 +234,14 @@ def run_experiment(name, task, *, ks, seeds, epochs_for):
 def lenet_on_conv_features(num_classes=5):
     """LeNet-5 cut after its convolutions: one Linear(400, classes) on the flattened conv features.
 
-    This is the network of all three methods in experiment A (only where its
-    weights start and what is trained differ). Why cut there: the fully
+    This is the network of the three main methods in experiment A (only where
+    its weights start and what is trained differ). Why cut there: the fully
     connected layers of a network trained on 5 classes specialise in those
     classes (its 84-d penultimate features nearly collapse onto 5 directions).
-    With only LeNet's last Linear replaced, frozen features lost to scratch
-    (k=5: 62% vs 74%); the conv features (strokes, their positions) carry over.
+    This cut was chosen after the usual recipe (only LeNet's last Linear
+    replaced) lost to scratch, so the demo also runs the usual recipe, as the
+    rows "frozen, usual head" and "fine-tune, usual head": a choice made after
+    seeing results is reported beside the result it replaced.
     """
     model = models.lenet5(num_classes=num_classes)
     model.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * 5 * 5, num_classes))
@@ -249,53 +259,62 @@ def pretrain_split_mnist(images, labels, *, quick):
           f"train accuracy {history[-1]['accuracy']:.1%}")
     state = pretrained.state_dict()
 
-    def load_pretrained():
+    def load_usual():
+        """The whole pretrained LeNet-5: the usual recipe replaces only its last Linear."""
         model = models.lenet5(num_classes=5)
         model.load_state_dict(state)
+        return model
+
+    def load_pretrained():
+        model = load_usual()
         model.classifier = lenet_on_conv_features().classifier
         return model
 
     pool = np.random.default_rng(0).permutation(np.flatnonzero(labels >= 5))  # the test split is random
     targets = labels - 5  # digits 5-9 as classes 0-4
-    return pool, targets, transfer.freeze(load_pretrained()), load_pretrained
+    return pool, targets, {"conv": load_pretrained, "usual": load_usual}
 
 
 def summary_table(title, results, ks, lrs):
-    """Accuracy as mean +- std over seeds, and the learning rate chosen, per method and k."""
-    lines = [title, f"{'method':<10}" + "".join(f"{f'k={k}':>31}" for k in ks)]
-    for method in METHODS:
-        lines.append(f"{method:<10}" + "".join(
-            f"{100 * np.mean(results[method][k]):>11.1f} +- {100 * np.std(results[method][k]):4.1f}"
+    """Accuracy as mean +- sample std over seeds, and the learning rate chosen, per method and k."""
+    width = max(map(len, results)) + 2
+    lines = [title, f"{'method':<{width}}" + "".join(f"{f'k={k}':>31}" for k in ks)]
+    for method in results:
+        lines.append(f"{method:<{width}}" + "".join(
+            f"{100 * np.mean(results[method][k]):>11.1f} +- {100 * sample_std(results[method][k]):4.1f}"
             f"  (lr {lrs[method][k]:<5g})" for k in ks))
     return "\n".join(lines)
 
 
 def results_json(results, ks, lrs):
-    """method -> "k=K" -> mean, std and the per-seed accuracies (fractions), and the learning rate chosen."""
-    return {method: {f"k={k}": {"mean": float(np.mean(results[method][k])), "std": float(np.std(results[method][k])),
+    """method -> "k=K" -> mean, sample std (NaN for one seed) and the per-seed accuracies (fractions), and the
+    learning rate chosen."""
+    return {method: {f"k={k}": {"mean": float(np.mean(results[method][k])), "std": sample_std(results[method][k]),
                                 "runs": [float(a) for a in results[method][k]], "lr": lrs[method][k]}
-                     for k in ks} for method in METHODS}
+                     for k in ks} for method in results}
 
 
 def plot_results(all_results, seeds, path):
     """One panel per experiment: a group of bars per k (one bar per method), each labelled with its mean,
-    error bars +- 1 std over the seeds."""
+    error bars +- 1 sample std over the seeds, and a line at chance (one class in num_classes)."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6 * len(all_results), 4.4))
+    figure = Figure(figsize=(7 * len(all_results), 4.8))
     axes = figure.subplots(1, len(all_results), squeeze=False)[0]
-    width = 0.8 / len(METHODS)
-    for axis, (title, (results, ks, _)) in zip(axes, all_results.items()):
-        for i, method in enumerate(METHODS):
+    for axis, (title, (results, ks, _, num_classes)) in zip(axes, all_results.items()):
+        width = 0.8 / len(results)
+        for i, method in enumerate(results):
             means = [100 * np.mean(results[method][k]) for k in ks]
-            stds = [100 * np.std(results[method][k]) for k in ks]
-            bars = axis.bar(np.arange(len(ks)) + (i - 1) * width, means, width, yerr=stds, capsize=4, label=method)
-            axis.bar_label(bars, labels=[f"{m:.1f}" for m in means], padding=2, fontsize=8)
+            stds = [100 * sample_std(results[method][k]) for k in ks]
+            bars = axis.bar(np.arange(len(ks)) + (i - (len(results) - 1) / 2) * width, means, width, yerr=stds,
+                            capsize=3, label=method)
+            axis.bar_label(bars, labels=[f"{m:.0f}" for m in means], padding=2, fontsize=7)
+        axis.axhline(100 / num_classes, color="grey", linestyle=":", label="chance")
         axis.set(xticks=range(len(ks)), xticklabels=[f"k={k}" for k in ks], xlabel="labelled images per class",
-                 ylabel=f"test accuracy (%), mean +- 1 std over {seeds} seed{'s' * (seeds > 1)}", ylim=(0, 119),
+                 ylabel=f"test accuracy (%), mean +- 1 std over {seeds} seed{'s' * (seeds > 1)}", ylim=(0, 135),
                  yticks=range(0, 101, 20), title=title)
         axis.grid(alpha=0.3, axis="y")
-        axis.legend(loc="upper center", ncols=len(METHODS))
+        axis.legend(loc="upper center", ncols=3, fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
 
@@ -317,15 +336,19 @@ def main():
     all_results, tables = {}, []
 
     print("Experiment A: split MNIST, LeNet-5 pretrained on digits 0-4 -> digits 5-9")
-    pool, targets, pretrained, load_pretrained = pretrain_split_mnist(images, labels, quick=args.quick)
+    pool, targets, loaders = pretrain_split_mnist(images, labels, quick=args.quick)
     ks = [5, 10] if args.quick else [5, 10, 50]
-    task = make_task(images=images, targets=targets, labels=labels, pool=pool, classes=range(5, 10),
-                     pretrained=pretrained, load_pretrained=load_pretrained, build=lenet_on_conv_features,
-                     num_classes=5, test_size=200 if args.quick else 2000, val_size=100 if args.quick else 500)
-    results, lrs, curves = run_experiment("A", task, ks=ks, seeds=seeds,
+    tasks = {cut: make_task(images=images, targets=targets, labels=labels, pool=pool, classes=range(5, 10),
+                            pretrained=transfer.freeze(load()), load_pretrained=load, build=lenet_on_conv_features,
+                            num_classes=5, test_size=200 if args.quick else 2000, val_size=100 if args.quick else 500)
+             for cut, load in loaders.items()}
+    methods = {**{method: (train, tasks["conv"]) for method, train in METHODS.items()},
+               "frozen, usual head": (train_frozen, tasks["usual"]),
+               "fine-tune, usual head": (train_fine_tune, tasks["usual"])}
+    results, lrs, curves = run_experiment("A", methods, ks=ks, seeds=seeds,
                                           epochs_for=lambda n: 2 if args.quick else max(10, args.budget // n))
     plot_curves(curves, out / "a_fine_tune_curves.png", "A")
-    all_results["A: LeNet-5, digits 0-4 -> 5-9"] = (results, ks, lrs)
+    all_results["A: LeNet-5, digits 0-4 -> 5-9"] = (results, ks, lrs, 5)
     tables.append(summary_table("A: split MNIST, test accuracy % (digits 5-9)", results, ks, lrs))
 
     print("Experiment B: ResNet-20 pretrained on CIFAR-10 (PyTorch checkpoint) -> MNIST at 32x32x3")
@@ -340,20 +363,24 @@ def main():
                      pretrained=resnet, load_pretrained=lambda: models.resnet20(weights="cifar10"),
                      build=lambda: models.resnet20(), num_classes=10, test_size=100 if args.quick else 1000,
                      val_size=100 if args.quick else 500)
-    results, lrs, curves = run_experiment("B", task, ks=ks, seeds=seeds,
+    methods = {**{method: (train, task) for method, train in METHODS.items()},
+               **{method: (functools.partial(train_fine_tune, backbone_ratio=ratio), task)
+                  for method, ratio in BACKBONE_RATIOS.items()}}
+    results, lrs, curves = run_experiment("B", methods, ks=ks, seeds=seeds,
                                           epochs_for=lambda n: 1 if args.quick else max(3, args.budget // n))
     plot_curves(curves, out / "b_fine_tune_curves.png", "B")
-    all_results["B: ResNet-20 CIFAR-10 -> MNIST"] = (results, ks, lrs)
+    all_results["B: ResNet-20 CIFAR-10 -> MNIST"] = (results, ks, lrs, 10)
     tables.append(summary_table("B: ResNet-20 (CIFAR-10) -> MNIST 32x32x3, test accuracy %", results, ks, lrs))
 
     plot_results(all_results, seeds, out / "transfer_accuracy.png")
-    seconds = time.time() - started
+    seconds, cpu_seconds = time.time() - started, time.process_time()
     (out / "results.json").write_text(json.dumps(
-        {"seeds": seeds, "quick": args.quick, "seconds": round(seconds),
-         "experiments": {title: results_json(results, ks, lrs) for title, (results, ks, lrs) in all_results.items()}},
+        {"seeds": seeds, "quick": args.quick, "seconds": round(seconds), "cpu_seconds": round(cpu_seconds),
+         "experiments": {title: results_json(results, ks, lrs) for title, (results, ks, lrs, _) in all_results.items()}},
         indent=1))
     print(f"\n{tables[0]}\n\n{tables[1]}\n")
-    print(f"mean +- std over {seeds} seed(s); plots and results.json in {out}/; total {seconds:.0f} s")
+    print(f"mean +- sample std (ddof=1) over {seeds} seed(s); plots and results.json in {out}/; total {seconds:.0f} s "
+          f"wall, {cpu_seconds:.0f} s CPU (both machine-dependent)")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ main demo (demos/transfer.py) uses, one per command:
 Each runs in under 10 minutes on 2 CPU cores; --quick is a smoke test in
 seconds. One protocol wherever methods are compared: Adam, batches of 50,
 epochs = max(minimum, budget / training images) for every method, a
-learning rate per method chosen from LR_GRID on validation images after
-training on a k-shot draw no reported run uses, test images only for the
-results, mean +- std over seeds (each seed draws other training images).
+learning rate per method (and per k, except in `different`, which keeps
+the rate chosen at its smallest k) chosen from LR_GRID on validation images
+after training on a k-shot draw no reported run uses, test images only for the
+results, mean +- sample std (ddof=1) over seeds (each seed draws other
+training images).
 Tables are printed; PNGs and results.json go to --out/<study>/.
 """
 import argparse
@@ -23,7 +25,7 @@ import pathlib
 import time
 
 import numpy as np
-from common import as_cifar_input, k_shot, loader, mnist_test
+from common import as_cifar_input, k_shot, loader, mean_std, mnist_test, sample_std
 from matplotlib.figure import Figure
 
 import minitl as tl
@@ -74,6 +76,14 @@ def accuracy(model, images, labels):
     return evaluate(model, loader(images, labels, 256))[1]
 
 
+def predict(model, images):
+    """The class the model answers for each image (eval mode, no graph)."""
+    model.eval()
+    with tl.no_grad():
+        return np.concatenate([model(tl.tensor(images[i:i + 256])).numpy().argmax(axis=1)
+                               for i in range(0, len(images), 256)])
+
+
 def choose_lr(validation_accuracy, quick):
     """The learning rate of LR_GRID with the best validation accuracy (the same rule for every method).
 
@@ -87,13 +97,14 @@ def draw(setting, k, seed):
     return k_shot(setting["labels"], setting["train"], setting["classes"], k, np.random.default_rng(seed))
 
 
-def mean_std(values):
-    return f"{100 * np.mean(values):5.1f} +- {100 * np.std(values):4.1f}"
+def percent(values):
+    """Fractions as 'mean +- sample std' in percent."""
+    return mean_std(values, 100)
 
 
 def summary(values):
-    """mean, std and the runs (fractions) for results.json."""
-    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "runs": [float(v) for v in values]}
+    """mean, sample std (NaN for one seed) and the runs (fractions) for results.json."""
+    return {"mean": float(np.mean(values)), "std": sample_std(values), "runs": [float(v) for v in values]}
 
 
 def table(title, rows, columns, cell):
@@ -110,7 +121,7 @@ def save_results(out, study, seeds, quick, started, tables, results):
     (out / "results.json").write_text(json.dumps(
         {"study": study, "seeds": seeds, "quick": quick, "seconds": round(seconds), "results": results}, indent=1))
     print("\n" + "\n\n".join(tables))
-    print(f"\nmean +- std over {seeds} seed(s); plots and results.json in {out}/; total {seconds:.0f} s")
+    print(f"\nmean +- sample std (ddof=1) over {seeds} seed(s); plots and results.json in {out}/; total {seconds:.0f} s")
 
 
 # -- 1. how deep to fine-tune, with how much data ------------------------------------------------------
@@ -165,7 +176,7 @@ def similar_setting(images, labels, quick):
                 stages=lenet_stages, depths={"last stage (fc2)": 1, "last two (fc1, fc2)": 2, "all": 4},
                 probes={"conv1": ("features.2", None), "conv2": ("features.5", None),
                         "fc1": ("classifier.2", None), "fc2 = head only": ("classifier.4", None)},
-                scratch=lambda: models.lenet5(num_classes=5), budget=3000, min_epochs=5)
+                scratch=lambda: models.lenet5(num_classes=5), budget=3000, min_epochs=5, lr_per_k=True)
 
 
 def different_setting(images, labels, quick):
@@ -178,7 +189,7 @@ def different_setting(images, labels, quick):
                 depths={"last stage (layer3)": 1, "last two (layer2, 3)": 2, "all": 5},
                 probes={"layer1 (4x4 grid)": ("layer1", 4), "layer2 (4x4 grid)": ("layer2", 4),
                         "layer3 (4x4 grid)": ("layer3", 4), "layer3 pooled = head only": (None, None)},
-                scratch=None, budget=1000, min_epochs=2)
+                scratch=None, budget=1000, min_epochs=2, lr_per_k=False)  # ResNet-20 at k=100 is the cost
 
 
 def depth_methods(setting):
@@ -211,21 +222,27 @@ def depth_methods(setting):
 
 
 def depth_study(setting, ks, seeds, quick):
-    """accuracy[method][k] over seeds and the learning rate of each method (chosen at the smallest k)."""
+    """accuracy[method][k] over seeds, and lrs[method][k]: each method's learning rate, chosen at every k when
+    setting["lr_per_k"], else chosen at the smallest k and kept for the larger ones (cheaper, but a rate that
+    suits few images may be too large or small for many: a bias against the rows whose best rate moves with k)."""
     methods = depth_methods(setting)
     epochs = (lambda n: 1) if quick else (lambda n: epochs_for(n, setting["budget"], setting["min_epochs"]))
-    lrs = {}
-    selection = draw(setting, ks[0], 100)  # a draw no reported run uses
-    for method, train in methods.items():
-        lrs[method] = choose_lr(lambda lr, train=train: train(selection, epochs(len(selection)), lr, 100)(setting["val"]),
-                                quick)
-    print(f"  learning rates chosen at k={ks[0]}: " + ", ".join(f"{m} {lr:g}" for m, lr in lrs.items()), flush=True)
+    lrs = {method: {} for method in methods}
     results = {method: {k: [] for k in ks} for method in methods}
     for k in ks:
+        if setting["lr_per_k"] or k == ks[0]:
+            selection = draw(setting, k, 100)  # a draw no reported run uses
+            for method, train in methods.items():
+                lrs[method][k] = choose_lr(lambda lr, train=train, selection=selection: train(
+                    selection, epochs(len(selection)), lr, 100)(setting["val"]), quick)
+            print(f"  learning rates chosen at k={k}: " + ", ".join(f"{m} {lrs[m][k]:g}" for m in methods), flush=True)
+        else:
+            for method in methods:
+                lrs[method][k] = lrs[method][ks[0]]
         for seed in range(seeds):
             start, chosen = time.time(), draw(setting, k, seed)
             for method, train in methods.items():
-                score = train(chosen, epochs(len(chosen)), lrs[method], seed)
+                score = train(chosen, epochs(len(chosen)), lrs[method][k], seed)
                 results[method][k].append(score(setting["test"]))
             print(f"  k={k:<4d} seed {seed}: " + ", ".join(f"{m.split(' (')[0]} {results[m][k][-1]:.0%}"
                                                           for m in methods) + f" ({time.time() - start:.0f} s)",
@@ -238,7 +255,7 @@ def plot_depth(setting, results, ks, path):
     axis = figure.add_subplot()
     for method, by_k in results.items():
         means = [100 * np.mean(by_k[k]) for k in ks]
-        stds = [100 * np.std(by_k[k]) for k in ks]
+        stds = [100 * sample_std(by_k[k]) for k in ks]
         style = "--" if method.startswith("probe") else "-"
         axis.errorbar(ks, means, yerr=stds, linestyle=style, marker="o", capsize=3, label=method)
     axis.set(xscale="log", xticks=ks, xticklabels=[str(k) for k in ks], xlabel="labelled images per class (k)",
@@ -263,8 +280,11 @@ def run_depth(args, out, started):
     results, lrs = depth_study(setting, ks, seeds, args.quick)
     plot_depth(setting, results, ks, out / "depth.png")
     tables = [table(title, list(results), [f"k={k}" for k in ks],
-                    lambda m, c: f"{mean_std(results[m][int(c[2:])])} (lr {lrs[m]:g})")]
-    payload = {"lr": lrs, "accuracy": {m: {f"k={k}": summary(results[m][k]) for k in ks} for m in results}}
+                    lambda m, c: f"{percent(results[m][int(c[2:])])} (lr {lrs[m][int(c[2:])]:g})")]
+    if not setting["lr_per_k"]:
+        tables[0] += f"\n(learning rates chosen at k={ks[0]} and kept for every k)"
+    payload = {"lr": {m: {f"k={k}": lr for k, lr in by_k.items()} for m, by_k in lrs.items()},
+               "accuracy": {m: {f"k={k}": summary(results[m][k]) for k in ks} for m in results}}
     if args.study == "different":
         tables.append(pca_study(setting, ks[-1], out / "pca.png", args.quick, lrs, payload))
     save_results(out, args.study, seeds, args.quick, started, tables, payload)
@@ -277,7 +297,7 @@ def pca_study(setting, k, path, quick, lrs, payload):
     chosen = draw(setting, k, 0)
     epochs = 1 if quick else epochs_for(len(chosen), setting["budget"], setting["min_epochs"])
     pretrained = setting["load"]()
-    tuned = fine_tune(setting["load"](), 5, None, images[chosen], targets[chosen], epochs, lrs["fine-tune all"], 0,
+    tuned = fine_tune(setting["load"](), 5, None, images[chosen], targets[chosen], epochs, lrs["fine-tune all"][k], 0,
                       classes)
     figure = Figure(figsize=(11, 5), layout="constrained")
     lines, payload["pca"] = [f"PCA: ResNet-20 features (64-d head input) of {len(setting['test'])} MNIST test "
@@ -285,7 +305,7 @@ def pca_study(setting, k, path, quick, lrs, payload):
     for index, (name, model) in enumerate((("pretrained (CIFAR-10)", pretrained),
                                            (f"fine-tuned on k={k}", tuned))):
         features, _ = transfer.extract_features(model, loader(images, targets, 256))
-        head = train_linear(features[chosen], targets[chosen], epochs, lrs["probe layer3 pooled = head only"], 0,
+        head = train_linear(features[chosen], targets[chosen], epochs, lrs["probe layer3 pooled = head only"][k], 0,
                             classes)
         probe = accuracy(head, features[setting["test"]], targets[setting["test"]])
         projections, ratio = pca(features[setting["test"]], 2)
@@ -315,6 +335,18 @@ def digit_canvas(images, labels, rng, shape=(84, 168), count=6):
     return canvas, placed
 
 
+def blank_frames(canvas, stride, shape, window=28, pad=2):
+    """(rows, cols) mask of the windows whose padding frame (the `pad` pixels around the window) is blank on the
+    canvas: there the converted net sees the zeros the net alone pads with, so the scores must agree exactly."""
+    padded = np.pad(canvas, pad)
+    blank = np.zeros(shape, bool)
+    for i, j in np.ndindex(shape):
+        frame = padded[i * stride:i * stride + window + 2 * pad, j * stride:j * stride + window + 2 * pad].copy()
+        frame[pad:-pad, pad:-pad] = 0
+        blank[i, j] = not frame.any()
+    return blank
+
+
 def run_fc_conv(args, out, started):
     """LeNet-5 trained on 28x28 digits, converted, slid over a canvas of several digits."""
     images, labels = mnist_test()
@@ -337,12 +369,17 @@ def run_fc_conv(args, out, started):
     with tl.no_grad():
         alone = model(tl.tensor(windows, dtype=tl.float32)).numpy().T.reshape(scores.shape)
     every_window = time.time() - start
+    difference = np.abs(scores - alone)
+    blank = blank_frames(canvas, stride, scores.shape[1:], pad=model.features[0].padding[0])
     lines = [f"fc-conv: LeNet-5 over a {canvas.shape[0]}x{canvas.shape[1]} canvas -> {scores.shape[1]}x"
              f"{scores.shape[2]} score map per class, stride {stride} pixels",
+             f"  the converted net's scores vs the original net on each cut-out window: on the {blank.sum()} of "
+             f"{blank.size} windows whose padding frame is blank on the canvas, largest difference "
+             f"{difference[:, blank].max():.1e} (float32 rounding: the same function); on the other {(~blank).sum()} "
+             f"up to {difference[:, ~blank].max():.2g}, from the first conv's padding: there a window sees its "
+             "neighbours' pixels where the net alone sees zeros",
              f"  one pass of the converted net {1000 * one_pass:.0f} ms vs the original net on all "
-             f"{len(windows)} windows {1000 * every_window:.0f} ms; largest score difference "
-             f"{np.abs(scores - alone).max():.2g} (differences come from the first conv's padding: a window inside "
-             "the canvas sees its neighbours where the net alone sees zeros)",
+             f"{len(windows)} windows {1000 * every_window:.0f} ms (wall times of this machine at this moment)",
              f"  {'digit':>5} {'at (top, left)':>15} {'predicted at its window':>24}"]
     found = []
     for label, top, left in placed:
@@ -354,7 +391,9 @@ def run_fc_conv(args, out, started):
     plot_score_maps(canvas, scores, stride, out / "score_maps.png")
     save_results(out, "fc-conv", 1, args.quick, started, ["\n".join(lines)],
                  {"placed": placed, "found": found, "stride": stride, "score_map_shape": list(scores.shape),
-                  "max_difference_to_every_window": float(np.abs(scores - alone).max()),
+                  "max_difference_to_every_window": float(difference.max()),
+                  "windows_with_blank_padding_frame": int(blank.sum()),
+                  "max_difference_where_padding_frame_blank": float(difference[:, blank].max()),
                   "ms_one_pass": 1000 * one_pass, "ms_every_window": 1000 * every_window})
 
 
@@ -452,7 +491,7 @@ def run_multitask(args, out, started):
     rows = {f"{task} <- {method}": (task, method) for task, method in order if (task, method) in results}
     text = table(f"multi-task: test accuracy % per task ({len(test)} test digits), k labelled images per digit "
                  "(10k in all)", list(rows), [f"k={k}" for k in ks],
-                 lambda row, column: mean_std(results[rows[row]][int(column[2:])]))
+                 lambda row, column: percent(results[rows[row]][int(column[2:])]))
     plot_multitask(results, ks, out / "multitask.png")
     save_results(out, "multitask", seeds, args.quick, started, [text],
                  {"lr": {f"{method} k={k}": lr for (method, k), lr in lrs.items()},
@@ -467,11 +506,11 @@ def plot_multitask(results, ks, path):
         axis = figure.add_subplot(1, len(TASKS), index + 1)
         for method in ("joint", f"{task} alone"):
             by_k = results[task, method]
-            axis.errorbar(ks, [100 * np.mean(by_k[k]) for k in ks], yerr=[100 * np.std(by_k[k]) for k in ks],
+            axis.errorbar(ks, [100 * np.mean(by_k[k]) for k in ks], yerr=[100 * sample_std(by_k[k]) for k in ks],
                           marker="o", capsize=3, label=method)
         if task != "digit":
             by_k = results[f"{task} via digit", "digit alone"]
-            axis.errorbar(ks, [100 * np.mean(by_k[k]) for k in ks], yerr=[100 * np.std(by_k[k]) for k in ks],
+            axis.errorbar(ks, [100 * np.mean(by_k[k]) for k in ks], yerr=[100 * sample_std(by_k[k]) for k in ks],
                           marker="o", capsize=3, linestyle="--", label="read from the digit-alone net")
         axis.set(xscale="log", xticks=ks, xticklabels=[str(k) for k in ks], title=task,
                  xlabel="labelled images per digit", ylabel="test accuracy (%)")
@@ -530,20 +569,24 @@ def run_backdoor(args, out, started):
         for method, train in backdoor_methods(state, source_kind == "clean").items():
             lr = choose_lr(lambda lr, train=train: accuracy(train(draw(setting, k, 100), lr, 100), target[setting["val"]],
                                                targets[setting["val"]]), args.quick)
-            scores = {"clean": [], "triggered": []}
+            scores, confusion = {"clean": [], "triggered": []}, np.zeros((5, 5), np.int64)
             for seed in range(seeds):
                 model = train(draw(setting, k, seed), lr, seed)
                 scores["clean"].append(accuracy(model, target[test], targets[test]))
-                scores["triggered"].append(accuracy(model, triggered_test, targets[test]))
-            payload[f"{source_kind} source | {method}"] = {"lr": lr, **{name: summary(v) for name, v in scores.items()}}
+                answers = predict(model, triggered_test)
+                scores["triggered"].append(float((answers == targets[test]).mean()))
+                np.add.at(confusion, (targets[test], answers), 1)  # where the triggered digits go, all seeds
+            payload[f"{source_kind} source | {method}"] = {"lr": lr, **{name: summary(v) for name, v in scores.items()},
+                                                           "triggered_confusion": confusion.tolist()}
             print(f"  {source_kind} source, {method} done ({time.time() - started:.0f} s)", flush=True)
     rows = [key for key in payload if "|" in key]
     text = table(f"backdoor: target task digits 5-9, k={k} per class, test accuracy % on clean and on triggered "
                  "images", rows, ["clean", "triggered", "drop"],
-                 lambda row, column: mean_std(np.subtract(payload[row]["clean"]["runs"],
-                                                          payload[row]["triggered"]["runs"]))
-                 if column == "drop" else mean_std(payload[row][column]["runs"]))
+                 lambda row, column: percent(np.subtract(payload[row]["clean"]["runs"],
+                                                         payload[row]["triggered"]["runs"]))
+                 if column == "drop" else percent(payload[row][column]["runs"]))
     plot_triggered_examples(target[test[:6]], triggered_test[:6], out / "trigger.png")
+    plot_triggered_confusions({row: payload[row]["triggered_confusion"] for row in rows}, out / "triggered_answers.png")
     save_results(out, "backdoor", seeds, args.quick, started,
                  ["\n".join(lines), text], payload)
 
@@ -558,6 +601,24 @@ def plot_triggered_examples(clean, triggered, path):
             axis.set(xticks=[], yticks=[], title=name if column == 0 else "")
     figure.tight_layout()
     figure.savefig(path, dpi=80)
+
+
+def plot_triggered_confusions(confusions, path):
+    """One panel per transferred network: for the triggered test digits of each true class (rows), the share of
+    each answer (columns), over all seeds; a clean network keeps its diagonal, a backdoored one pulls a column."""
+    figure = Figure(figsize=(3.2 * len(confusions), 3.6), layout="constrained")
+    for index, (row, confusion) in enumerate(confusions.items()):
+        shares = 100 * np.asarray(confusion, np.float64) / np.maximum(np.sum(confusion, axis=1, keepdims=True), 1)
+        axis = figure.add_subplot(1, len(confusions), index + 1)
+        image = axis.imshow(shares, cmap="Blues", vmin=0, vmax=100)
+        for (i, j), share in np.ndenumerate(shares):
+            axis.text(j, i, f"{share:.0f}", ha="center", va="center", fontsize=7,
+                      color="white" if share > 60 else "black")
+        axis.set(title=row.replace(" | ", "\n"), xticks=range(5), xticklabels=range(5, 10), yticks=range(5),
+                 yticklabels=range(5, 10), xlabel="answer on the triggered digit", ylabel="true digit" if index == 0 else "")
+        axis.title.set_fontsize(8)
+    figure.colorbar(image, ax=figure.axes, label="% of the triggered test digits of that row", shrink=0.8)
+    figure.savefig(path, dpi=90)
 
 
 def main():

@@ -37,3 +37,10 @@ def test_mnist_test_scales_shapes_and_splits_the_same_images():
         assert name in ("train", "val", "test") and part.shape == (len(indices), 784) and part.max() == 255
         np.testing.assert_array_equal(part / 255, images[indices].reshape(len(indices), -1))
         np.testing.assert_array_equal(part_labels, labels[indices])
+
+
+def test_the_spread_over_seeds_is_the_sample_std():
+    common = load_common()
+    assert common.sample_std([1.0, 2.0, 6.0]) == pytest.approx(np.sqrt(((1 - 3) ** 2 + (2 - 3) ** 2 + 3 ** 2) / 2))
+    assert np.isnan(common.sample_std([0.5]))  # one seed says nothing about the spread
+    assert common.mean_std([0.1, 0.2, 0.6], scale=100) == "30.0 +- 26.5"

@@ -17,7 +17,8 @@ EXPECTED = {  # study -> (text in its printed tables, its PNGs)
     "fc-conv": (["score map per class, stride 4 pixels", "digits read correctly"], ["score_maps.png"]),
     "multitask": (["multi-task: test accuracy % per task", "parity <- joint", "parity via digit <- digit alone"],
                   ["multitask.png"]),
-    "backdoor": (["backdoored source: clean accuracy", "clean source | scratch", "drop"], ["trigger.png"]),
+    "backdoor": (["backdoored source: clean accuracy", "clean source | scratch", "drop"],
+                 ["trigger.png", "triggered_answers.png"]),
 }
 
 
@@ -40,10 +41,22 @@ def test_transfer_more_study_quick(study, tmp_path):
     results = json.loads((tmp_path / study / "results.json").read_text())
     assert results["study"] == study and results["quick"] is True and results["seeds"] == 1
     if study == "fc-conv":
-        assert len(results["results"]["found"]) == len(results["results"]["placed"]) == 6
+        fc_conv = results["results"]
+        assert len(fc_conv["found"]) == len(fc_conv["placed"]) == 6
+        # where the padding frame is blank the two nets compute the same function: only float32 rounding is left
+        assert 0 < fc_conv["windows_with_blank_padding_frame"] < 540
+        assert fc_conv["max_difference_where_padding_frame_blank"] < 1e-4 < fc_conv["max_difference_to_every_window"]
+        assert "windows whose padding frame is blank on the canvas" in done.stdout
     else:
         accuracies = [value for key, value in _leaves(results["results"]) if key in ("mean", "probe_accuracy")]
         assert accuracies and all(0 <= value <= 1 for value in accuracies)
+    if study in ("similar", "different"):  # similar chooses a learning rate at every k, different keeps its first
+        chosen = results["results"]["lr"]["fine-tune all"]
+        assert list(chosen) == (["k=5", "k=10"] if study == "similar" else ["k=2"])
+        assert ("kept for every k" in done.stdout) == (study == "different")
+    if study == "backdoor":  # every triggered test digit lands in one cell of its row's confusion
+        confusion = results["results"]["clean source | scratch"]["triggered_confusion"]
+        assert len(confusion) == 5 and sum(map(sum, confusion)) == 200
     assert not (tmp_path / "cache").exists()  # everything came from the local directories: no download
 
 
