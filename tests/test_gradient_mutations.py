@@ -79,7 +79,7 @@ def test_class_losses_on_4d_input_are_the_losses_of_each_position():
         assert each.shape == (2, 2, 2)
         np.testing.assert_allclose(each.detach().numpy().ravel(), loss(flat_x, flat_target, reduction="none").detach().numpy())
         assert loss(x, target).item() == pytest.approx(loss(flat_x, flat_target).item(), rel=1e-12)
-    with pytest.raises(ValueError, match=r"nll_loss: input \(2, 3, 2, 2\) needs targets of shape \(2, 2, 2\), got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"nll_loss: input \(2, 3, 2, 2\) .*needs targets of shape \(2, 2, 2\), got \(2, 4\)"):
         F.nll_loss(x, target.reshape(2, 4))
 
 
