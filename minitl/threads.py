@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from minitl import backend
+from minitl import allocator, backend
 
 
 def _cores():
@@ -93,6 +93,7 @@ def _find_blas():
     global _blas, _num_threads
     if _blas is not None:
         return _blas
+    allocator.keep_freed_memory()  # minitl's other process-wide setting, also made when it first computes
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
