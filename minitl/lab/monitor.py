@@ -129,7 +129,8 @@ def _norm(array):
 
 
 # (statistic, which of its names, axis label, log scale): the update ratios and gradient norms of weights and
-# of biases apart, since a bias starts at zero or near it and its ratio is orders of magnitude off the weights'.
+# of biases apart, since a bias often starts at zero (no ratio) and stays small, so its ratio is on another
+# scale than the weights'; the rule of thumb of about 1e-3 is about weights.
 STAT_PANELS = (("update_ratio", "weights", "update / weight ratio ||dW|| / ||W||", True),
                ("update_ratio", "biases", "update / bias ratio ||db|| / ||b||", True),
                ("grad_norm", "weights", "gradient norm ||g|| of the weights", True),
@@ -172,11 +173,11 @@ def draw_stats(axes, stats):
     """
     from matplotlib import colormaps
 
-    for axis, (key, _, label, log), lines in zip(axes, STAT_PANELS, stat_series(stats)):
+    for axis, (key, kind, label, log), lines in zip(axes, STAT_PANELS, stat_series(stats)):
         colors = colormaps["viridis"].resampled(max(len(lines), 2))
         for i, (name, steps, values) in enumerate(lines):
             axis.plot(steps, values, color=colors(i), label=name, linewidth=1)
-        if key == "update_ratio":
+        if (key, kind) == ("update_ratio", "weights"):
             axis.axhline(1e-3, color="red", linestyle="--", linewidth=1, label="1e-3 (rule of thumb)")
         axis.set(xlabel="training step", ylabel=label, title=label, yscale="log" if log else "linear")
         axis.xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers
