@@ -109,6 +109,11 @@ def figure(rows, columns, size):
     return fig, fig.subplots(rows, columns, squeeze=False)
 
 
+def chance_line(axis, num_classes):
+    """A dotted line at the accuracy of guessing among `num_classes` classes, in percent, labelled for the legend."""
+    return axis.axhline(100 / num_classes, color="grey", linestyle=":", label=f"chance ({100 / num_classes:.0f} %)")
+
+
 def save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=90)

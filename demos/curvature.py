@@ -312,8 +312,11 @@ def sharpness_study(out, quick, seeds):
         sharp = [np.asarray(r["sharpness"]) for r in lr_runs]
         crossings = [np.asarray(r["steps"])[s >= 0.9 * limit] for r, s in zip(lr_runs, sharp)]
         crossed = [int(c[0]) for c in crossings if len(c)]
-        crossing = (f"step {mean_std(crossed, digits=0)}" + ("" if len(crossed) == seeds else f" ({len(crossed)}/{seeds})")
-                    if crossed else "never")
+        count = "" if len(crossed) == seeds > 1 else f" ({len(crossed)}/{seeds})" if seeds > 1 else " (1 seed)"
+        if len(crossed) > 1:
+            crossing = f"step {mean_std(crossed, digits=0)}{count}"
+        else:  # no spread of one value
+            crossing = f"step {crossed[0]}{count}" if crossed else "never"
         last_third = [s[len(s) * 2 // 3:].mean() for s in sharp]
         table.append(f"{lr:>6g}{limit:>7g}{mean_std([s[0] for s in sharp]):>16}{mean_std([s.max() for s in sharp]):>16}"
                      f"{mean_std(last_third):>16}{crossing:>22}{mean_std([r['losses'][-1] for r in lr_runs], digits=3):>18}")

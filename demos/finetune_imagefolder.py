@@ -143,7 +143,7 @@ def main(argv=None):
         started = time.time()
         model, history = (train_features if mode == "features" else train_finetune)(args, train, val)
         seconds = time.time() - started
-        plot_history(history, out / f"{mode}_curves.png", title=f"ResNet-18, {mode}")
+        plot_history(history, out / f"{mode}_curves.png", title=f"ResNet-18, {mode}", chance=1 / len(train.classes))
         tl.save(model.state_dict(), out / f"{mode}.npz")
         results[mode] = {"val_accuracy": history[-1]["val_accuracy"], "seconds": round(seconds, 1),
                          "history": history}

@@ -171,7 +171,8 @@ def coarse_to_fine_study(objective, out, epochs, rounds, trials, keep_top, searc
         if seed == 0:
             for name, results in (("coarse_to_fine", fine), ("random", plain)):
                 pictures.append(results.plot("lr", "weight_decay", out / f"b_{name}.png",
-                                             title=f"{name.replace('_', '-')} search, {len(results)} trials").name)
+                                             title=f"{name.replace('_', '-')} search, {len(results)} trials",
+                                             score_label="validation accuracy (%)", score_scale=100).name)
                 results.save_json(out / f"b_{name}_trials.json")
     table = [f"{'search':<16}{'best val accuracy %':>21}{'test accuracy % of its choice':>31}{'failed trials':>15}"]
     summary = {}

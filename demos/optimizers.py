@@ -37,7 +37,7 @@ import time
 os.environ.setdefault("MINITL_NUM_THREADS", "1")
 
 import numpy as np
-from common import figure, mnist_test, run_studies, save, save_results
+from common import chance_line, figure, mnist_test, run_studies, save, save_results
 
 import minitl as tl
 from minitl import nn, optim
@@ -326,9 +326,9 @@ def network_study(task, out, seeds, grid):
                          xlabel="epoch", ylabel="accuracy %", ylim=(0, 100))
         axes_lr[0, row].set(title=f"{kind}: choosing lr (seed {TUNE_SEED}; dot = chosen)", xlabel="lr (log scale)",
                             ylabel="validation accuracy % after the budget", ylim=(0, 100))
-        for ax in (axes[row, 1], axes_lr[0, row]):
-            ax.axhline(10, color="k", linestyle=":", linewidth=0.8, label="chance (10 %)")
-        axes[row, 0].legend(fontsize=8)
+        chance_line(axes_lr[0, row], 10)
+        axes[row, 0].legend(fontsize=8)  # the optimizers' colours; the accuracy panel's legend names the chance line
+        axes[row, 1].legend(handles=[chance_line(axes[row, 1], 10)], fontsize=8, loc="center right")
         axes_lr[0, row].legend(fontsize=8, loc="lower left")
     return "\n".join(lines), results, [save(fig, out / "networks.png"), save(fig_lr, out / "lr_choice.png")]
 

@@ -52,7 +52,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
-from common import mean_std, mnist_test, sample_std
+from common import chance_line, mean_std, mnist_test, sample_std
 
 import minitl as tl
 from minitl import nn, optim
@@ -334,6 +334,7 @@ def save_figures(results, curves, check, out):
     gap = [100 * np.mean([r["gap"] for r in results[m]["runs"]]) for m in names]
     axis.bar(position - 0.2, test, 0.4, yerr=test_std, capsize=3, label="test accuracy %")
     axis.bar(position + 0.2, gap, 0.4, label="train - test gap (points)")
+    chance_line(axis, 10)
     axis.set_xticks(position, names, rotation=35, ha="right")
     axis.set(ylabel="%", title="Test accuracy and generalisation gap (mean +- sample std over seeds)")
     axis.grid(alpha=0.3, axis="y")
@@ -352,6 +353,8 @@ def save_figures(results, curves, check, out):
     right.bar(names, [100 * check["test"][n]["accuracy"] for n in names], color=["C0", "C3"])
     for i, n in enumerate(names):
         right.text(i, 5, f"loss {check['test'][n]['loss']:.2f}", ha="center", color="white")
+    chance_line(right, 10)
+    right.legend(fontsize=8)
     right.set(ylabel="test accuracy %", title="Evaluating with and without the rescaling")
     figure.tight_layout()
     figure.savefig(out / "dropout_check.png", dpi=80)

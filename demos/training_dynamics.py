@@ -354,7 +354,7 @@ def ratio_study(splits, out, epochs, seeds, record_every):
                 continue
             medians.append([np.median([s["update_ratio"][w] for s in history[-1]["stats"]]) for w in weights])
             if seed == 0:
-                pictures.append(plot_history(history, out / f"e_stats_lr_{lr:g}.png",
+                pictures.append(plot_history(history, out / f"e_stats_lr_{lr:g}.png", chance=1 / 10,
                                              title=f"10-layer ReLU MLP, SGD lr {lr:g} ({label})").name)
         mean = np.mean(medians, axis=0) if medians else np.full(len(weights), np.nan)
         table.append(f"{label + f' (lr {lr:g})':<22}" + "".join(f"{r:>9.1e}" for r in mean)

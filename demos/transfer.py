@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from common import as_cifar_input, k_shot, loader, mnist_test, sample_std
+from common import as_cifar_input, chance_line, k_shot, loader, mnist_test, sample_std
 
 import minitl as tl
 from minitl import hub, models, nn, optim
@@ -139,7 +139,7 @@ def make_task(*, images, targets, labels, pool, classes, pretrained, load_pretra
 
 # -- the three methods: each trains on (images, labels), returns (accuracy on a split, history) ----------
 # With watch=True the history also holds the validation loss and accuracy of every epoch (for the curves;
-# evaluating changes nothing in the run).
+# evaluating, in eval mode and without a graph, changes nothing in the run).
 def train_scratch(task, images, labels, *, split, epochs, lr, seed, watch=False):
     tl.manual_seed(seed)
     model = task.build()
@@ -204,14 +204,16 @@ def choose_learning_rates(name, methods, *, k, epochs_for):
 
 
 def run_experiment(name, methods, *, ks, seeds, epochs_for):
-    """(accuracies[method][k] = list over seeds, lrs[method][k], curves); prints one line per run.
+    """(accuracies[method][k] = list over seeds, lrs[method][k], histories[method][k] = list over seeds); prints
+    one line per run.
 
     `methods`: row name -> (train, task); every row draws the same k-shot images per seed (the tasks share
-    their images and pool). The last fine-tuning run (largest k, last seed) also records validation scores
-    per epoch: `curves` = (history, k, seed, lr), for its figure.
+    their images and pool). The runs of the three main methods (METHODS) also record the validation loss and
+    accuracy of every epoch, for the curves; `histories` holds those methods only.
     """
     results = {method: {k: [] for k in ks} for method in methods}
     lrs = {method: {} for method in methods}
+    histories = {method: {k: [] for k in ks} for method in methods if method in METHODS}
     for k in ks:
         for method, lr in choose_learning_rates(f"{name} k={k:<3d}", methods, k=k, epochs_for=epochs_for).items():
             lrs[method][k] = lr
@@ -220,15 +222,14 @@ def run_experiment(name, methods, *, ks, seeds, epochs_for):
             for method, (train, task) in methods.items():
                 images, labels = draw(task, k, seed)
                 start = time.time()
-                watch = method == "fine-tune" and (k, seed) == (ks[-1], seeds - 1)
                 accuracy, history = train(task, images, labels, split="test", epochs=epochs_for(len(labels)),
-                                          lr=lrs[method][k], seed=seed, watch=watch)
+                                          lr=lrs[method][k], seed=seed, watch=method in histories)
                 results[method][k].append(accuracy)
                 print(f" {method} {accuracy:.1%} ({time.time() - start:.0f} s)", end="", flush=True)
-                if watch:
-                    curves = (history, k, seed, lrs[method][k])
+                if method in histories:
+                    histories[method][k].append(history)
             print(flush=True)
-    return results, lrs, curves
+    return results, lrs, histories
 
 
 def lenet_on_conv_features(num_classes=5):
@@ -294,6 +295,13 @@ def results_json(results, ks, lrs):
                      for k in ks} for method in results}
 
 
+def curves_json(all_curves):
+    """experiment -> "k=K" -> method -> the validation accuracy (%) per epoch: mean and sample std over the seeds."""
+    return {name: {f"k={k}": {method: {"mean": mean.tolist(), "std": std.tolist()}
+                              for method, (_, mean, std) in curves.items()} for k, curves in by_k.items()}
+            for name, (by_k, _) in all_curves.items()}
+
+
 def plot_results(all_results, seeds, path):
     """One panel per experiment: a group of bars per k (one bar per method), each labelled with its mean,
     error bars +- 1 sample std over the seeds, and a line at chance (one class in num_classes)."""
@@ -309,7 +317,7 @@ def plot_results(all_results, seeds, path):
             bars = axis.bar(np.arange(len(ks)) + (i - (len(results) - 1) / 2) * width, means, width, yerr=stds,
                             capsize=3, label=method)
             axis.bar_label(bars, labels=[f"{m:.0f}" for m in means], padding=2, fontsize=7)
-        axis.axhline(100 / num_classes, color="grey", linestyle=":", label="chance")
+        chance_line(axis, num_classes)
         axis.set(xticks=range(len(ks)), xticklabels=[f"k={k}" for k in ks], xlabel="labelled images per class",
                  ylabel=f"test accuracy (%), mean +- 1 std over {seeds} seed{'s' * (seeds > 1)}", ylim=(0, 135),
                  yticks=range(0, 101, 20), title=title)
@@ -319,10 +327,57 @@ def plot_results(all_results, seeds, path):
     figure.savefig(path, dpi=100)
 
 
-def plot_curves(curves, path, experiment):
-    """Training and validation curves of the run run_experiment watched (last fine-tuning run)."""
-    history, k, seed, lr = curves
-    return plot_history(history, path, title=f"{experiment}: fine-tuning, k={k} per class, seed {seed}, lr {lr:g}")
+def validation_curves(histories, k):
+    """method -> (epochs, mean, sample std over the seeds) of the validation accuracy in percent per epoch, of the
+    runs with k images per class.
+
+    `histories`: method -> k -> one fit history per seed (the same epochs in each), as run_experiment returns.
+    """
+    curves = {}
+    for method, by_k in histories.items():
+        runs = by_k[k]
+        accuracy = 100 * np.array([[record["val_accuracy"] for record in history] for history in runs])  # seed x epoch
+        curves[method] = ([record["epoch"] for record in runs[0]], accuracy.mean(axis=0),
+                          np.array([sample_std(epoch) for epoch in accuracy.T]))
+    return curves
+
+
+def plot_validation_curves(all_curves, seeds, path):
+    """One panel per experiment and k: the validation accuracy (%) of scratch, frozen and fine-tune per epoch on
+    one axis, the mean over the seeds with a band of +- 1 sample std, and a line at chance.
+
+    `all_curves`: experiment -> ({k: validation_curves(histories, k)}, number of classes)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    columns = max(len(by_k) for by_k, _ in all_curves.values())
+    figure = Figure(figsize=(4.5 * columns, 3.8 * len(all_curves)))
+    axes = figure.subplots(len(all_curves), columns, squeeze=False)
+    for row, (title, (by_k, num_classes)) in zip(axes, all_curves.items()):
+        for axis, (k, curves) in zip(row, by_k.items()):
+            for i, (method, (epochs, mean, std)) in enumerate(curves.items()):
+                axis.plot(epochs, mean, color=f"C{i}", marker="o", markersize=3, label=method)  # the bar chart's colours
+                axis.fill_between(epochs, mean - std, mean + std, color=f"C{i}", alpha=0.2, linewidth=0)
+            chance_line(axis, num_classes)
+            axis.set(title=f"{title}, k={k}", xlabel="epoch", ylabel="validation accuracy (%)", ylim=(0, 100))
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            axis.grid(alpha=0.3)
+            axis.legend(loc="lower right", fontsize=7)
+        for axis in row[len(by_k):]:
+            axis.set_visible(False)
+    figure.suptitle(f"Validation accuracy per epoch (eval mode at each epoch's end), mean +- 1 sample std over "
+                    f"{seeds} seed{'s' * (seeds > 1)}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+
+
+def plot_fine_tune_run(histories, lrs, path, experiment, num_classes):
+    """Training and validation curves of one run: fine-tuning at the largest k, the last seed."""
+    k = list(histories["fine-tune"])[-1]
+    runs = histories["fine-tune"][k]
+    return plot_history(runs[-1], path, chance=1 / num_classes,
+                        title=f"{experiment}: fine-tuning, k={k} per class, seed {len(runs) - 1}, "
+                              f"lr {lrs['fine-tune'][k]:g}")
 
 
 def main():
@@ -333,7 +388,7 @@ def main():
     seeds = 1 if args.quick else args.seeds
     started = time.time()
     images, labels = mnist_test()
-    all_results, tables = {}, []
+    all_results, all_curves, tables = {}, {}, []
 
     print("Experiment A: split MNIST, LeNet-5 pretrained on digits 0-4 -> digits 5-9")
     pool, targets, loaders = pretrain_split_mnist(images, labels, quick=args.quick)
@@ -345,10 +400,11 @@ def main():
     methods = {**{method: (train, tasks["conv"]) for method, train in METHODS.items()},
                "frozen, usual head": (train_frozen, tasks["usual"]),
                "fine-tune, usual head": (train_fine_tune, tasks["usual"])}
-    results, lrs, curves = run_experiment("A", methods, ks=ks, seeds=seeds,
-                                          epochs_for=lambda n: 2 if args.quick else max(10, args.budget // n))
-    plot_curves(curves, out / "a_fine_tune_curves.png", "A")
+    results, lrs, histories = run_experiment("A", methods, ks=ks, seeds=seeds,
+                                             epochs_for=lambda n: 2 if args.quick else max(10, args.budget // n))
+    plot_fine_tune_run(histories, lrs, out / "a_fine_tune_curves.png", "A", num_classes=5)
     all_results["A: LeNet-5, digits 0-4 -> 5-9"] = (results, ks, lrs, 5)
+    all_curves["A"] = ({k: validation_curves(histories, k) for k in ks}, 5)
     tables.append(summary_table("A: split MNIST, test accuracy % (digits 5-9)", results, ks, lrs))
 
     print("Experiment B: ResNet-20 pretrained on CIFAR-10 (PyTorch checkpoint) -> MNIST at 32x32x3")
@@ -366,18 +422,20 @@ def main():
     methods = {**{method: (train, task) for method, train in METHODS.items()},
                **{method: (functools.partial(train_fine_tune, backbone_ratio=ratio), task)
                   for method, ratio in BACKBONE_RATIOS.items()}}
-    results, lrs, curves = run_experiment("B", methods, ks=ks, seeds=seeds,
-                                          epochs_for=lambda n: 1 if args.quick else max(3, args.budget // n))
-    plot_curves(curves, out / "b_fine_tune_curves.png", "B")
+    results, lrs, histories = run_experiment("B", methods, ks=ks, seeds=seeds,
+                                             epochs_for=lambda n: 1 if args.quick else max(3, args.budget // n))
+    plot_fine_tune_run(histories, lrs, out / "b_fine_tune_curves.png", "B", num_classes=10)
     all_results["B: ResNet-20 CIFAR-10 -> MNIST"] = (results, ks, lrs, 10)
+    all_curves["B"] = ({k: validation_curves(histories, k) for k in ks}, 10)
     tables.append(summary_table("B: ResNet-20 (CIFAR-10) -> MNIST 32x32x3, test accuracy %", results, ks, lrs))
 
     plot_results(all_results, seeds, out / "transfer_accuracy.png")
+    plot_validation_curves(all_curves, seeds, out / "validation_curves.png")
     seconds, cpu_seconds = time.time() - started, time.process_time()
     (out / "results.json").write_text(json.dumps(
         {"seeds": seeds, "quick": args.quick, "seconds": round(seconds), "cpu_seconds": round(cpu_seconds),
-         "experiments": {title: results_json(results, ks, lrs) for title, (results, ks, lrs, _) in all_results.items()}},
-        indent=1))
+         "experiments": {title: results_json(results, ks, lrs) for title, (results, ks, lrs, _) in all_results.items()},
+         "validation_curves": curves_json(all_curves)}, indent=1))
     print(f"\n{tables[0]}\n\n{tables[1]}\n")
     print(f"mean +- sample std (ddof=1) over {seeds} seed(s); plots and results.json in {out}/; total {seconds:.0f} s "
           f"wall, {cpu_seconds:.0f} s CPU (both machine-dependent)")

@@ -25,8 +25,9 @@ import pathlib
 import time
 
 import numpy as np
-from common import as_cifar_input, k_shot, loader, mean_std, mnist_test, sample_std
+from common import as_cifar_input, chance_line, k_shot, loader, mean_std, mnist_test, sample_std
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 import minitl as tl
 from minitl import models, nn, optim
@@ -250,6 +251,12 @@ def depth_study(setting, ks, seeds, quick):
     return results, lrs
 
 
+def k_ticks(axis, ks):
+    """Ticks at the k's only, on a log axis (whose minor ticks would otherwise be labelled 6x10^0 ...)."""
+    axis.set_xticks(ks, [str(k) for k in ks])
+    axis.xaxis.set_minor_locator(NullLocator())
+
+
 def plot_depth(setting, results, ks, path):
     figure = Figure(figsize=(7, 4.5))
     axis = figure.add_subplot()
@@ -258,8 +265,10 @@ def plot_depth(setting, results, ks, path):
         stds = [100 * sample_std(by_k[k]) for k in ks]
         style = "--" if method.startswith("probe") else "-"
         axis.errorbar(ks, means, yerr=stds, linestyle=style, marker="o", capsize=3, label=method)
-    axis.set(xscale="log", xticks=ks, xticklabels=[str(k) for k in ks], xlabel="labelled images per class (k)",
-             ylabel="test accuracy (%)", title=f"{setting['name']} task: how deep to fine-tune")
+    chance_line(axis, setting["num_classes"])
+    axis.set(xscale="log", xlabel="labelled images per class (k)", ylabel="test accuracy (%)",
+             title=f"{setting['name']} task: how deep to fine-tune")
+    k_ticks(axis, ks)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     figure.tight_layout()
@@ -512,8 +521,9 @@ def plot_multitask(results, ks, path):
             by_k = results[f"{task} via digit", "digit alone"]
             axis.errorbar(ks, [100 * np.mean(by_k[k]) for k in ks], yerr=[100 * sample_std(by_k[k]) for k in ks],
                           marker="o", capsize=3, linestyle="--", label="read from the digit-alone net")
-        axis.set(xscale="log", xticks=ks, xticklabels=[str(k) for k in ks], title=task,
-                 xlabel="labelled images per digit", ylabel="test accuracy (%)")
+        chance_line(axis, TASK_CLASSES[task])
+        axis.set(xscale="log", title=task, xlabel="labelled images per digit", ylabel="test accuracy (%)")
+        k_ticks(axis, ks)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()

@@ -1,5 +1,6 @@
 """demos/curvature.py runs end to end (--quick): its four tables, plots and results.json."""
 import math
+import re
 
 from test_training_dynamics_demo import needs_mnist, run_demo
 
@@ -9,6 +10,10 @@ def test_curvature_demo_quick(tmp_path):
     out, results = run_demo("curvature.py", tmp_path)
     for title in ("(a) logistic regression 4 vs 9", "Hessian cost", "(b) sharpness", "(c) Hessian spectrum"):
         assert title in out
+    sharpness_rows = out.split("(b) sharpness")[1].split("\n\n")[0].splitlines()[2:-1]  # less the CPU time
+    assert len(sharpness_rows) == 3
+    for row in sharpness_rows:  # one seed: its crossing step has no spread (never "+- nan")
+        assert re.search(r"(step \d+ \(1 seed\)|never) ", row), row
     convergence = results["convergence"]
     assert convergence["grad_norm_at_optimum"] < 1e-10
     newton_steps = convergence["Newton"]["steps_to_tolerance"]

@@ -4,7 +4,7 @@ import pytest
 
 import minitl as tl
 from minitl import backend, nn, optim
-from minitl.lab.monitor import StatsRecorder
+from minitl.lab.monitor import STAT_PANELS, StatsRecorder, stat_series
 from minitl.lab.train import fit, plot_history
 
 
@@ -123,6 +123,21 @@ def test_plot_history_draws_the_statistics(tmp_path):
     plain = plot_history([{k: v for k, v in r.items() if k != "stats"} for r in history], tmp_path / "plain.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 1.5 * plain.stat().st_size  # the statistics panels are drawn
+
+
+def test_the_panels_split_weights_from_biases():
+    model = tanh_net()
+    nn.init.zeros_(model[2].bias)  # its update ratio is None at the first step: left out of that panel
+    stats = fit(model, float64_batches(), optim.SGD(model.parameters(), lr=0.1), epochs=1, progress=False,
+                record_stats=1)[0]["stats"]
+    panels = {(key, kind): {name: (steps, values) for name, steps, values in lines}
+              for (key, kind, _, _), lines in zip(STAT_PANELS, stat_series(stats))}
+    for key in ("update_ratio", "grad_norm"):
+        assert list(panels[key, "weights"]) == ["0.weight", "2.weight"]
+        assert list(panels[key, "biases"]) == ["0.bias", "2.bias"]
+    assert list(panels["activation_mean", "modules"]) == list(panels["activation_std", "modules"]) == ["0", "1", "2"]
+    assert panels["update_ratio", "biases"]["2.bias"][0] == [1, 2]  # step 0 divided by a zero norm
+    assert panels["update_ratio", "weights"]["2.weight"] == ([0, 1, 2], [s["update_ratio"]["2.weight"] for s in stats])
 
 
 @pytest.mark.gpu

@@ -132,7 +132,7 @@ def test_fit_learns_and_records_history(tmp_path):
     np.testing.assert_array_equal(saved["2.bias"], model.state_dict()["2.bias"])
     loss, accuracy = evaluate(model, val)
     assert accuracy == history[-1]["val_accuracy"] and loss == pytest.approx(history[-1]["val_loss"])
-    path = plot_history(history, tmp_path / "curves.png", title="test")
+    path = plot_history(history, tmp_path / "curves.png", title="test", chance=1 / 3)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import local_files
@@ -25,7 +26,7 @@ def test_transfer_demo_quick(tmp_path):
     assert "A: split MNIST, test accuracy %" in out and "B: ResNet-20 (CIFAR-10) -> MNIST" in out
     for method in ("scratch", "frozen", "fine-tune"):
         assert f"\n{method}" in out
-    for name in ("transfer_accuracy.png", "a_fine_tune_curves.png", "b_fine_tune_curves.png"):
+    for name in ("transfer_accuracy.png", "validation_curves.png", "a_fine_tune_curves.png", "b_fine_tune_curves.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["seeds"] == 1 and results["quick"] is True
@@ -39,7 +40,37 @@ def test_transfer_demo_quick(tmp_path):
             for cell in cells.values():  # one seed: no sample std
                 assert 0 <= cell["mean"] <= 1 and cell["runs"] == [cell["mean"]] and math.isnan(cell["std"])
                 assert cell["lr"] in (1e-3, 3e-3, 1e-2)
+    # the curves figure's data: per experiment and k, one validation curve per main method, in percent, one
+    # point per epoch (--quick: A trains 2 epochs, B 1), no spread from one seed
+    curves = results["validation_curves"]
+    assert {name: set(by_k) for name, by_k in curves.items()} == {"A": {"k=5", "k=10"}, "B": {"k=10"}}
+    for name, epochs in (("A", 2), ("B", 1)):
+        for by_method in curves[name].values():
+            assert list(by_method) == ["scratch", "frozen", "fine-tune"]
+            for curve in by_method.values():
+                assert len(curve["mean"]) == epochs and all(0 <= m <= 100 for m in curve["mean"])
+                assert all(math.isnan(s) for s in curve["std"])
     assert not (tmp_path / "cache").exists()  # everything came from the local directories: no download
+
+
+def test_validation_curves_are_one_series_per_method_in_percent_over_the_seeds():
+    sys.path.insert(0, str(ROOT / "demos"))
+    try:
+        import transfer
+    finally:
+        sys.path.remove(str(ROOT / "demos"))
+    history = lambda *accuracies: [{"epoch": e, "val_accuracy": a} for e, a in enumerate(accuracies, start=1)]
+    curves = transfer.validation_curves({"scratch": {5: [history(0.1, 0.1)],
+                                                     10: [history(0.2, 0.4), history(0.4, 0.8), history(0.3, 0.6)]},
+                                         "frozen": {5: [history(0.1, 0.1)], 10: [history(0.5, 0.5)]}}, k=10)
+    assert list(curves) == ["scratch", "frozen"]
+    epochs, mean, std = curves["scratch"]
+    assert epochs == [1, 2]
+    np.testing.assert_allclose(mean, [30, 60])
+    np.testing.assert_allclose(std, [10, 20])  # sample std (ddof=1) over the three seeds
+    epochs, mean, std = curves["frozen"]
+    np.testing.assert_allclose(mean, [50, 50])
+    assert np.isnan(std).all()  # one seed: no spread
 
 
 def run_offline(tmp_path, data_dir, weights_dir):

@@ -128,27 +128,59 @@ def _norm(array):
     return math.sqrt(float(flat.dot(flat)))
 
 
-STAT_PANELS = (("grad_norm", "gradient norm ||g||", True), ("update_ratio", "update / weight ratio", True),
-               ("activation_mean", "activation mean", False), ("activation_std", "activation std", False))
+# (statistic, which of its names, axis label, log scale): the update ratios and gradient norms of weights and
+# of biases apart, since a bias often starts at zero (no ratio) and stays small, so its ratio is on another
+# scale than the weights'; the rule of thumb of about 1e-3 is about weights.
+STAT_PANELS = (("update_ratio", "weights", "update / weight ratio ||dW|| / ||W||", True),
+               ("update_ratio", "biases", "update / bias ratio ||db|| / ||b||", True),
+               ("grad_norm", "weights", "gradient norm ||g|| of the weights", True),
+               ("grad_norm", "biases", "gradient norm ||g|| of the biases", True),
+               ("activation_mean", "modules", "activation mean", False),
+               ("activation_std", "modules", "activation std", False))
+
+
+def _kind(key, name):
+    """Which panel a statistic's name goes to: "biases" (a parameter named ``*.bias``), "weights" (any other
+    parameter) or "modules" (activations are recorded per module)."""
+    if key.startswith("activation"):
+        return "modules"
+    return "biases" if name.rpartition(".")[2] == "bias" else "weights"
+
+
+def stat_series(stats):
+    """The lines of each panel of STAT_PANELS: a list, per panel, of (name, steps, values).
+
+    `stats` is a list of step records (``history[i]["stats"]`` joined over epochs). Steps where a value is
+    None (the update ratio of a zero tensor) are left out.
+    """
+    panels = []
+    for key, kind, _, _ in STAT_PANELS:
+        names = [name for name in dict.fromkeys(name for record in stats for name in record[key])
+                 if _kind(key, name) == kind]
+        lines = []
+        for name in names:
+            points = [(record["step"], record[key][name]) for record in stats if record[key].get(name) is not None]
+            if points:
+                lines.append((name, *map(list, zip(*points))))
+        panels.append(lines)
+    return panels
 
 
 def draw_stats(axes, stats):
-    """Draw recorded step statistics on four axes: gradient norms, update ratios, activation means and stds.
+    """Draw recorded step statistics on six axes, one per entry of STAT_PANELS (see stat_series).
 
-    `stats` is a list of step records (``history[i]["stats"]`` joined over epochs). One line per
-    parameter or module, coloured from first layer (dark) to last (light).
+    One line per parameter or module, coloured from first layer (dark) to last (light).
     """
     from matplotlib import colormaps
 
-    for axis, (key, label, log) in zip(axes, STAT_PANELS):
-        names = list(dict.fromkeys(name for record in stats for name in record[key]))
-        colors = colormaps["viridis"].resampled(max(len(names), 2))
-        for i, name in enumerate(names):
-            points = [(record["step"], record[key][name]) for record in stats if record[key].get(name) is not None]
-            if points:
-                axis.plot(*zip(*points), color=colors(i), label=name, linewidth=1)
-        if key == "update_ratio":
+    for axis, (key, kind, label, log), lines in zip(axes, STAT_PANELS, stat_series(stats)):
+        colors = colormaps["viridis"].resampled(max(len(lines), 2))
+        for i, (name, steps, values) in enumerate(lines):
+            axis.plot(steps, values, color=colors(i), label=name, linewidth=1)
+        if (key, kind) == ("update_ratio", "weights"):
             axis.axhline(1e-3, color="red", linestyle="--", linewidth=1, label="1e-3 (rule of thumb)")
         axis.set(xlabel="training step", ylabel=label, title=label, yscale="log" if log else "linear")
+        axis.xaxis.get_major_locator().set_params(integer=True)  # steps are whole numbers
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=6, ncols=2 if len(names) > 8 else 1)
+        if lines:
+            axis.legend(fontsize=6, ncols=2 if len(lines) > 8 else 1)

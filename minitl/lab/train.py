@@ -198,30 +198,37 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
     return history
 
 
-def plot_history(history, path, title=None):
+def plot_history(history, path, title=None, chance=None):
     """Save learning curves (loss and accuracy per epoch, train and validation when recorded) as a PNG.
 
-    When the history has recorded statistics (``fit(record_stats=...)``), two
-    more rows show gradient norms, update/weight ratios and activation means
-    and stds against the training step.
+    Accuracy is drawn in percent. The train curves are what ``fit`` records: the mean over the epoch's
+    batches in train mode while the weights still change (a running average, labelled so), the validation
+    ones are measured at the epoch's end in eval mode. `chance` (a fraction, e.g. 1 / number of classes)
+    draws the accuracy of guessing as a line. When the history has recorded statistics
+    (``fit(record_stats=...)``), three more rows show update/weight ratios and gradient norms (weights
+    and biases apart) and activation means and stds against the training step.
     """
     from matplotlib.figure import Figure  # no pyplot: no global state, no screen needed
     from matplotlib.ticker import MaxNLocator
 
     stats = [step for record in history for step in record.get("stats", [])]
-    figure = Figure(figsize=(10, 12 if stats else 4))
-    axes = figure.subplots(3 if stats else 1, 2, squeeze=False)
+    figure = Figure(figsize=(10, 15 if stats else 4))
+    axes = figure.subplots(4 if stats else 1, 2, squeeze=False)
     loss_axis, accuracy_axis = axes[0]
     epochs = [record["epoch"] for record in history]
-    for key, label, axis in [("loss", "train", loss_axis), ("val_loss", "validation", loss_axis),
-                             ("accuracy", "train", accuracy_axis), ("val_accuracy", "validation", accuracy_axis)]:
+    for key, label, axis, scale in [("loss", "train (running mean over the epoch)", loss_axis, 1),
+                                    ("val_loss", "validation (at the epoch's end)", loss_axis, 1),
+                                    ("accuracy", "train (running mean over the epoch)", accuracy_axis, 100),
+                                    ("val_accuracy", "validation (at the epoch's end)", accuracy_axis, 100)]:
         if key in history[0]:
-            axis.plot(epochs, [record[key] for record in history], marker="o", label=label)
+            axis.plot(epochs, [scale * record[key] for record in history], marker="o", label=label)
+    if chance is not None:
+        accuracy_axis.axhline(100 * chance, color="grey", linestyle=":", label=f"chance ({100 * chance:.0f} %)")
     loss_axis.set(xlabel="epoch", ylabel="loss", title="loss")
-    accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    accuracy_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 102))
     for axis in (loss_axis, accuracy_axis):
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
-        axis.legend()
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs only
+        axis.legend(fontsize=8)
         axis.grid(alpha=0.3)
     if stats:
         draw_stats(axes[1:].ravel(), stats)

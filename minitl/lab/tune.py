@@ -182,10 +182,11 @@ class SearchResults(list):
             file.write(self.to_json())
         return path
 
-    def plot(self, x, y, path, log=None, score_label="validation accuracy", title=None):
+    def plot(self, x, y, path, log=None, score_label="validation accuracy", title=None, score_scale=1):
         """Scatter plot of the trials over two hyper-parameters, coloured by score: the lecture's figure.
 
         `log`: names drawn on log axes (default: those drawn from ``loguniform``).
+        `score_scale` multiplies the scores on the colour bar (100: an accuracy in percent).
         Failed trials are grey crosses; with several rounds, each round's range
         is a dashed box.
         """
@@ -198,7 +199,7 @@ class SearchResults(list):
         ok, failed = self.successful(), [t for t in self if t["status"] != "ok"]
         if ok:
             points = axis.scatter([t["params"][x] for t in ok], [t["params"][y] for t in ok],
-                                  c=[t["score"] for t in ok], cmap="viridis", s=40, edgecolors="black",
+                                  c=[score_scale * t["score"] for t in ok], cmap="viridis", s=40, edgecolors="black",
                                   linewidths=0.5)
             figure.colorbar(points, ax=axis, label=score_label)
         if failed:
