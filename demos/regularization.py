@@ -1,45 +1,56 @@
 """Regularization lab: which of the lecture's tricks close the gap between training and test accuracy?
 
-A small-data task where overfitting is real: 1,000 MNIST training images, and
-networks big enough to learn all of them. The MNIST test set (the 10,000
-images the project has) is split once, with a fixed seed, into three disjoint
-parts: 1,000 training images, 2,000 validation images (to choose learning
-rates and draw the curves) and 7,000 test images (used for the results only).
+A small-data task where overfitting is real: 1,000 MNIST training images, and networks big enough to
+learn all of them. The MNIST test set (the 10,000 images the project has) is split once, with a fixed
+seed, into a pool of 3,000 training images, 2,000 validation images (to choose hyper-parameters, to
+stop early and to draw the curves) and 5,000 test images (used for the results only). Every run draws
+its own 1,000 training images from the pool with its seed, so the spreads include the choice of data.
 
 Rows (the MLP is 784-256-256-10 with ReLUs; every change is one thing):
 
   none            the plain MLP
-  L2              weight decay: Adam's weight_decay adds lambda * w to each gradient
-  dropout         inverted dropout (p = 0.5) after each hidden layer
-  DropConnect     the hidden Linear layers drop weights instead (p = 0.5, nn.DropConnectLinear)
+  L2 (Adam)       coupled weight decay: Adam's weight_decay adds lambda * w to each gradient, which Adam
+                  then divides by its running gradient scale
+  AdamW           decoupled weight decay: w <- w - lr * wd * w beside the Adam step (Loshchilov & Hutter)
+  dropout         inverted dropout (p chosen) after each hidden layer
+  DropConnect     the hidden Linear layers drop weights instead (p chosen, nn.DropConnectLinear)
   batch norm      BatchNorm1d after each hidden Linear
   augmentation    RandomAffine: +-10 degrees, +-2 pixels, scale 0.9-1.1, shear +-5 degrees. Digits
                   must not be flipped (a mirrored 2 or 3 is no digit) nor turned far (a 6 would
                   become a 9), so only small rotations, shifts, zooms and shears fit
-  ensemble of 5   five plain MLPs from different seeds, softmax outputs averaged (5x the training)
-  snapshot ens.   one plain MLP with a cosine schedule restarting every 3 epochs; the snapshots
+  early stopping  the plain MLP, stopped after PATIENCE epochs without a better validation accuracy,
+                  with its best epoch's weights (lab.train.EarlyStopping)
+  MLP ensemble    five plain MLPs on the same images from different initialisations, softmax outputs
+                  averaged (5x the training; the members use the plain MLP's lr)
+  snapshot ens.   one plain MLP with a cosine schedule restarting every EPOCHS / 5 epochs; the snapshots
                   at the 5 cycle ends, averaged
   EMA weights     one plain MLP evaluated with an exponential moving average of its weights
-  CNN max pool    reference for the next row: conv(16)-pool-conv(32)-pool-linear, 2x2 max pooling
+  CNN max pool    conv(16)-pool-conv(32)-pool-linear, 2x2 max pooling
+  CNN ensemble    five of those, averaged as the MLP ensemble
   CNN fractional  the same CNN with fractional max pooling (3x3 windows at pseudo-random strides of
                   1 or 2, random at every pass, also at test time as in PyTorch)
-  ResNet          reference for the next row: a small ResNet (stem, 3 basic blocks of 8 channels at
-                  14x14, one of 16 at 7x7)
+  ResNet          a small ResNet (stem, 3 basic blocks of 8 channels at 14x14, one of 16 at 7x7)
   ResNet + s.d.   the same with stochastic depth, drop probability rising linearly to 0.5
 
-One protocol for all: Adam, batches of 50, EPOCHS epochs, the learning rate
-chosen per method as the best of LR_GRID on the validation images (after a
-training run with seed 100, which no reported run uses), then 3 seeds
-(mean +- sample std, ddof=1). Train accuracy is measured after training, in eval mode, on the
-clean training images; the curves use the first 500 training and validation images.
+One protocol for all: Adam (AdamW for its row), batches of 50, EPOCHS epochs (early stopping: at
+most), and one rule for every hyper-parameter: the learning rate of LR_GRID, jointly with the
+strength where the method has one (lambda, weight_decay or p from its grid in METHODS), that gives
+the best validation accuracy averaged over two runs, with the TUNE_SEEDS (each its own training
+images and initialisation; no reported run uses them); the ensembles take their members' choice. Then
+--seeds seeds (mean +- sample std, ddof=1). Train accuracy is measured after training, in eval mode,
+on the run's clean training images; the curves use 500 of them and 500 validation images.
 
-    python demos/regularization.py            # 300 s of CPU time (15 min on a busy shared machine)
+    python demos/regularization.py            # about 8 minutes of CPU time (467 s measured)
+    python demos/regularization.py --long     # about 6 minutes: the decay, dropout and early-stopping rows over
+                                              # LONG_EPOCHS epochs, into outputs/regularization/long/
     python demos/regularization.py --quick    # a smoke test in seconds
 
 MNIST comes from $MINITL_DATA_DIR when set (no network needed), else from the
 cache or its public URL. Outputs (PNGs, results.json) go to outputs/regularization/.
 """
 import argparse
+import collections
+import functools
 import json
 import os
 import pathlib
@@ -57,13 +68,17 @@ from common import chance_line, mean_std, mnist_test, sample_std
 import minitl as tl
 from minitl import nn, optim
 from minitl.data import DataLoader, Dataset, TensorDataset, transforms
-from minitl.lab import ensemble
+from minitl.lab import ensemble, tune
+from minitl.lab.train import EarlyStopping
 from minitl.models.cifar_resnet import BasicBlock
 from minitl.nn import functional as F
 from minitl.nn.regularization import linear_decay
 
-LR_GRID = (1e-3, 3e-3)
-EPOCHS = 15
+LR_GRID = (1e-3, 3e-3, 1e-2, 3e-2)
+EPOCHS, LONG_EPOCHS = 15, 60
+POOL, VAL, TEST, TRAIN = 3000, 2000, 5000, 1000
+TUNE_SEEDS = (100, 101)  # no reported run uses them
+PATIENCE = 3  # early stopping: epochs without a better validation accuracy
 CURVE_IMAGES = 500  # the per-epoch curves use this many training and validation images
 BATCH = 50
 ENSEMBLE_SIZE = 5
@@ -74,12 +89,22 @@ EMA_DECAY = 0.99  # remembers about 100 steps: 5 epochs of 20 batches
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test, not a result")
-    parser.add_argument("--seeds", type=int, default=3, help="repetitions with different initialisations")
-    parser.add_argument("--out", default="outputs/regularization", help="directory for the plots and results.json")
+    parser.add_argument("--long", action="store_true",
+                        help=f"{LONG_EPOCHS} epochs instead of {EPOCHS}, for the rows of LONG_METHODS only")
+    parser.add_argument("--seeds", type=int, default=3, help="repetitions, each with its own training images")
+    parser.add_argument("--out", help="directory for the plots and results.json (default outputs/regularization, "
+                                      "with --long its subfolder long)")
     return parser.parse_args()
 
 
 # -- data (the splits: common.mnist_test) ----------------------------------------------------------------
+def draw_training_set(pool, seed, size):
+    """`size` images of the pool (images, labels), drawn without replacement by `seed`."""
+    images, labels = pool
+    chosen = np.random.default_rng(seed).choice(len(labels), size=size, replace=False)
+    return images[chosen], labels[chosen]
+
+
 class Augmented(Dataset):
     """Images transformed anew each time they are read; labels unchanged."""
 
@@ -105,10 +130,11 @@ def mlp(hidden=lambda i, o: nn.Linear(i, o), after=lambda width: []):
     return nn.Sequential(*layers, nn.Linear(256, 10))
 
 
-def dropout_mlp():
+def dropout_mlp(p, layer=nn.Dropout):
+    """The MLP with `layer(p)` after each hidden ReLU."""
     layers = [nn.Flatten()]
     for width_in in (784, 256):
-        layers += [nn.Linear(width_in, 256), nn.ReLU(), nn.Dropout(0.5)]
+        layers += [nn.Linear(width_in, 256), nn.ReLU(), layer(p)]
     return nn.Sequential(*layers, nn.Linear(256, 10))
 
 
@@ -135,57 +161,85 @@ class SmallResNet(nn.Module):
         return self.linear(F.adaptive_avg_pool2d(self.blocks(self.stem(x)), 1).flatten(1))
 
 
-# name -> how to build and train it. kind: how its predictions are made (plain, ensemble, snapshot, ema).
+# name -> how to build and train it. build(): the network (build(p=...) when the strength is "p");
+# strength: (its name, the grid it is chosen from with the lr), "weight_decay" going to the optimizer;
+# kind: how predictions are made (plain, snapshot, ema); members_of: an ensemble of that row's networks.
+P_GRID = (0.1, 0.3, 0.5)
 METHODS = {
     "none": dict(build=mlp),
-    "L2 weight decay": dict(build=mlp, weight_decay=1e-3),
-    "dropout": dict(build=dropout_mlp),
-    "DropConnect": dict(build=lambda: mlp(hidden=lambda i, o: nn.DropConnectLinear(i, o, p=0.5))),
+    "L2, coupled (Adam)": dict(build=mlp, strength=("weight_decay", (1e-4, 1e-3, 1e-2))),
+    "decoupled (AdamW)": dict(build=mlp, optimizer=optim.AdamW, strength=("weight_decay", (0.01, 0.1, 1.0))),
+    "dropout": dict(build=dropout_mlp, strength=("p", P_GRID)),
+    "DropConnect": dict(build=lambda p: mlp(hidden=lambda i, o: nn.DropConnectLinear(i, o, p=p)),
+                        strength=("p", P_GRID)),
     "batch norm": dict(build=lambda: mlp(after=lambda width: [nn.BatchNorm1d(width)])),
     "augmentation": dict(build=mlp, augment=DIGIT_AUGMENTATION),
-    "ensemble of 5": dict(build=mlp, kind="ensemble"),
+    "early stopping": dict(build=mlp, early_stopping=True),
+    "MLP ensemble of 5": dict(members_of="none"),
     "snapshot ensemble": dict(build=mlp, kind="snapshot"),
     "EMA weights": dict(build=mlp, kind="ema"),
     "CNN, max pooling": dict(build=lambda: cnn(lambda size: nn.MaxPool2d(2))),
+    "CNN ensemble of 5": dict(members_of="CNN, max pooling"),
     "CNN, fractional max pool": dict(build=lambda: cnn(lambda size: nn.FractionalMaxPool2d(3, output_size=size))),
     "ResNet": dict(build=SmallResNet),
     "ResNet, stochastic depth": dict(build=lambda: SmallResNet(stochastic_depth_prob=0.5)),
 }
+LONG_METHODS = ("none", "L2, coupled (Adam)", "decoupled (AdamW)", "dropout", "DropConnect", "early stopping")
+QUICK_METHODS = ("none", "L2, coupled (Adam)", "decoupled (AdamW)", "dropout", "early stopping", "MLP ensemble of 5",
+                 "snapshot ensemble", "CNN, max pooling", "CNN ensemble of 5", "CNN, fractional max pool",
+                 "ResNet, stochastic depth")
 
 
 # -- training --------------------------------------------------------------------------------------------
 class Run:
-    """One trained network: `probabilities(images)` predicts as its method does; `curves` per epoch."""
+    """One trained network: `probabilities(images)` predicts as its method does. The training images are
+    drawn by `seed`; the initialisation and batch order come from `init_seed`."""
 
-    def __init__(self, spec, data, lr, seed, epochs):
-        tl.manual_seed(seed)
-        (train_x, train_y), (val_x, val_y) = data["train"], data["val"]
-        self.model = spec["build"]()
-        opt = optim.Adam(self.model.parameters(), lr=lr, weight_decay=spec.get("weight_decay", 0.0))
+    def __init__(self, spec, data, lr, strength, seed, init_seed, epochs, curves):
+        tl.manual_seed(init_seed)
+        self.train_set = draw_training_set(data["pool"], seed, data["train_size"])
+        train_x, train_y = self.train_set
+        name = spec.get("strength", (None,))[0]
+        self.model = spec["build"](p=strength) if name == "p" else spec["build"]()
+        opt = spec.get("optimizer", optim.Adam)(self.model.parameters(), lr=lr,
+                                                 weight_decay=strength if name == "weight_decay" else 0.0)
         source = (Augmented(train_x, train_y, spec["augment"]) if "augment" in spec
                   else TensorDataset(train_x, train_y))
-        loader = DataLoader(source, batch_size=BATCH, shuffle=True, seed=seed)
+        loader = DataLoader(source, batch_size=BATCH, shuffle=True, seed=init_seed)
         kind = spec.get("kind", "plain")
         self.ema = optim.EMA(self.model, EMA_DECAY) if kind == "ema" else None
         self.schedule = None
         if kind == "snapshot":
             self.schedule = ensemble.SnapshotSchedule(self.model, opt, max(1, epochs // SNAPSHOT_CYCLES), len(loader))
-        self.curves = {"train": [], "val": []}
-        started = time.process_time()  # CPU seconds: comparable between runs on a machine shared with other work
-        for _ in range(epochs):
-            self.model.train()
-            for images, labels in loader:
-                loss = F.cross_entropy(self.model(images), labels)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                if self.ema is not None:
-                    self.ema.update()
-                if self.schedule is not None:
-                    self.schedule.step()
-            self.curves["train"].append(self.accuracy(train_x[:CURVE_IMAGES], train_y[:CURVE_IMAGES]))
-            self.curves["val"].append(self.accuracy(val_x[:CURVE_IMAGES], val_y[:CURVE_IMAGES]))
-        self.seconds = time.process_time() - started
+        stopper = EarlyStopping(PATIENCE) if spec.get("early_stopping") else None
+        self.curves = {"train": [], "val": []} if curves else None
+        self.seconds = 0.0  # CPU seconds: comparable between runs on a machine shared with other work
+        for epoch in range(1, epochs + 1):
+            self.epochs = self.best_epoch = epoch  # epochs trained; early stopping keeps an earlier one's weights
+            started = time.process_time()
+            self.train_epoch(loader, opt)
+            stop = stopper is not None and stopper.step(self.accuracy(*data["val"]), self.model)
+            self.seconds += time.process_time() - started  # training, and early stopping's validation passes
+            if curves:  # a measurement for the figure, not part of the method's cost
+                self.curves["train"].append(self.accuracy(train_x[:CURVE_IMAGES], train_y[:CURVE_IMAGES]))
+                self.curves["val"].append(self.accuracy(*(part[:CURVE_IMAGES] for part in data["val"])))
+            if stop:
+                break
+        if stopper is not None:
+            self.best_epoch = stopper.best_epoch
+            stopper.restore(self.model)
+
+    def train_epoch(self, loader, opt):
+        self.model.train()
+        for images, labels in loader:
+            loss = F.cross_entropy(self.model(images), labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if self.ema is not None:
+                self.ema.update()
+            if self.schedule is not None:
+                self.schedule.step()
 
     def probabilities(self, images):
         if self.ema is not None:
@@ -199,112 +253,179 @@ class Run:
 
 
 class Lab:
-    """Trains each (method, lr, seed) once and keeps it: the ensemble reuses the plain MLPs it is made of."""
+    """Trains each (method, lr, strength, seed, init seed) once and keeps it: an ensemble reuses its members'
+    runs, and its first member is the single network of the same seed."""
 
     def __init__(self, data, epochs):
         self.data, self.epochs, self.runs = data, epochs, {}
 
-    def run(self, method, lr, seed):
-        spec = METHODS[method]
-        key = ("none" if spec.get("kind") == "ensemble" else method, lr, seed)
-        if key not in self.runs:
-            self.runs[key] = Run(METHODS[key[0]], self.data, lr, seed, self.epochs)
+    def run(self, method, lr, strength, seed, init_seed=None):
+        init_seed = seed if init_seed is None else init_seed
+        key = (method, lr, strength, seed, init_seed)
+        if key not in self.runs:  # seed 0's own network draws the curves
+            self.runs[key] = Run(METHODS[method], self.data, lr, strength, seed, init_seed, self.epochs,
+                                 curves=seed == init_seed == 0)
         return self.runs[key]
 
-    def members(self, method, lr, seed):
-        """The networks behind one result: five seeds for the ensemble (the first is `seed`), else one."""
-        if METHODS[method].get("kind") != "ensemble":
-            return [self.run(method, lr, seed)]
-        return [self.run(method, lr, seed)] + [self.run(method, lr, 1000 + ENSEMBLE_SIZE * seed + k)
-                                               for k in range(1, ENSEMBLE_SIZE)]
+    def members(self, method, lr, strength, seed):
+        """The networks behind one result: five for an ensemble (on the seed's images), else one."""
+        base = METHODS[method].get("members_of")
+        if base is None:
+            return [self.run(method, lr, strength, seed)]
+        return [self.run(base, lr, strength, seed)] + [
+            self.run(base, lr, strength, seed, 1000 + ENSEMBLE_SIZE * seed + k) for k in range(1, ENSEMBLE_SIZE)]
 
-    def score(self, method, lr, seed, split):
-        """Accuracy on `split` ('train', 'val' or 'test') and the training seconds of one result."""
-        members = self.members(method, lr, seed)
-        images, labels = self.data[split]
+    def score(self, method, lr, strength, seed, split):
+        """Accuracy on `split` ('train': the seed's own images, 'val' or 'test') and the members' CPU seconds."""
+        members = self.members(method, lr, strength, seed)
+        images, labels = members[0].train_set if split == "train" else self.data[split]
         probabilities = sum(m.probabilities(tl.tensor(images, dtype=tl.float32)) for m in members) / len(members)
         return ensemble.accuracy(probabilities, labels), sum(m.seconds for m in members)
 
 
-def choose_lr(lab, method):
-    """The best of LR_GRID on the validation images, after training with seed 100."""
-    scores = {lr: lab.score(method, lr, 100, "val")[0] for lr in LR_GRID}
-    best = max(scores, key=scores.get)
-    print(f"  {method:<26} validation accuracy by lr: " + ", ".join(f"{lr:g} {acc:.1%}" for lr, acc in scores.items())
-          + f" -> lr {best:g}", flush=True)
-    return best
+def choose(lab, method):
+    """(lr, strength): the combination of LR_GRID and the method's strength grid with the best validation
+    accuracy, averaged over a run with each of the TUNE_SEEDS (ties: the first in grid order); and every trial."""
+    name, values = METHODS[method].get("strength", (None, (None,)))
+
+    def validation_accuracy(lr, strength):
+        return np.mean([lab.score(method, lr, strength, seed, "val")[0] for seed in TUNE_SEEDS])
+
+    search = tune.grid_search(validation_accuracy, {"strength": values, "lr": LR_GRID})
+    failed = [trial for trial in search if trial["status"] != "ok"]
+    if failed:
+        raise RuntimeError(f"{method}: tuning run failed: {failed[0]['error']}")
+    best = search.best()["params"]
+    for value in values:
+        scores = [t["score"] for t in search if t["params"]["strength"] == value]
+        print(f"  {method:<26} mean validation accuracy by lr{'' if name is None else f' ({name} {value:g})'}: "
+              + ", ".join(f"{lr:g} {score:.1%}" for lr, score in zip(LR_GRID, scores)), flush=True)
+    trials = [{"lr": t["params"]["lr"], "strength": t["params"]["strength"], "val": t["score"]} for t in search]
+    return best["lr"], best["strength"], trials
 
 
-def measure(lab, method, lr, seeds):
-    """Per seed: train and test accuracy, and seconds."""
+def measure(lab, method, lr, strength, seeds):
+    """Per seed: train and test accuracy, CPU seconds, epochs trained and the epoch whose weights are kept."""
     rows = []
     for seed in range(seeds):
-        train_accuracy, seconds = lab.score(method, lr, seed, "train")
-        test_accuracy, _ = lab.score(method, lr, seed, "test")
+        train_accuracy, seconds = lab.score(method, lr, strength, seed, "train")
+        test_accuracy, _ = lab.score(method, lr, strength, seed, "test")
+        network = lab.members(method, lr, strength, seed)[0]
         rows.append({"train": train_accuracy, "test": test_accuracy, "gap": train_accuracy - test_accuracy,
-                     "seconds": seconds})
+                     "seconds": seconds, "epochs": network.epochs, "best_epoch": network.best_epoch})
     return rows
 
 
 # -- the dropout test-time check -------------------------------------------------------------------------
-class Scale(nn.Module):
-    """Multiplies by a constant (here: what a network trained without dropout's rescaling sees at test)."""
+class UnscaledDropout(nn.Dropout):
+    """Dropout without the rescaling: training keeps each unit with probability 1 - p and does not divide
+    by it, so the next layer learns on (1 - p) a on average; evaluation passes a times `test_scale` (1:
+    rescaling forgotten; 1 - p: the weight scaling at test time of Srivastava et al., 2014)."""
 
-    def __init__(self, factor):
-        super().__init__()
-        self.factor = factor
+    test_scale = 1.0
 
     def forward(self, x):
-        return x * self.factor
+        if self.training:
+            return F.dropout(x, self.p, True) * (1 - self.p)  # inverted dropout's mask * a / (1 - p), times 1 - p
+        return x * self.test_scale
 
 
-def dropout_check(run, images, labels, passes=20):
-    """Mean activation after the first dropout layer, in training mode (averaged over passes) and in eval
-    mode, with inverted dropout and without the rescaling; and what the missing rescaling does to the
-    test accuracy and loss.
+def dropout_check(inverted, unscaled, images, labels, passes=20):
+    """Two trained networks, one with inverted dropout and one with UnscaledDropout (same p, lr, seed and
+    images): the mean activation after their first dropout layer in training mode (averaged over
+    `passes` draws of the masks) and in eval mode, all measured; and their test accuracy and loss,
+    the unscaled network evaluated as it is and with its activations times 1 - p at test time.
 
-    Without rescaling, training sees mask * a, of mean (1 - p) E[a], and evaluation a: the next layer gets
-    inputs 1 / (1 - p) = 2x larger than those it was trained on. Both training-mode means are measured:
-    inverted dropout by the layer itself, the unscaled kind by drawing its masks (keep probability 1 - p)
-    over the same activations a. A network trained so is the network
-    trained with inverted dropout with its weights multiplied by 1 / (1 - p), so evaluating the trained
-    network with every dropout layer replaced by x -> x / (1 - p) shows that mistake exactly.
+    Inverted dropout gives the same mean in both modes. Without the rescaling training sees
+    (1 - p) E[a] and evaluation E[a]: later layers get inputs 1 / (1 - p) times larger than those they
+    learnt on, unless evaluation multiplies by 1 - p.
     """
-    model, x = run.model, tl.tensor(images, dtype=tl.float32)
-    first_dropout = next(i for i, layer in enumerate(model) if isinstance(layer, nn.Dropout))
-    keep = 1 - model[first_dropout].p
-    prefix = nn.Sequential(*list(model)[:first_dropout + 1])
-    rng = np.random.default_rng(0)
-    with tl.no_grad():
-        train_mean = float(np.mean([prefix.train()(x).numpy().mean() for _ in range(passes)]))
-        eval_mean = float(prefix.eval()(x).numpy().mean())
-        activations = nn.Sequential(*list(model)[:first_dropout]).eval()(x).numpy()  # a, before the dropout
-        unscaled_train_mean = float(np.mean([(activations * (rng.random(activations.shape) < keep)).mean()
-                                             for _ in range(passes)]))
-        unscaled = nn.Sequential(*[Scale(1 / keep) if isinstance(layer, nn.Dropout) else layer for layer in model])
-        logits = {"rescaled": model.eval()(x), "not rescaled": unscaled.eval()(x)}
+    x = tl.tensor(images, dtype=tl.float32)
     labels_t = tl.tensor(labels)
-    effect = {name: {"accuracy": ensemble.accuracy(out.numpy(), labels), "loss": F.cross_entropy(out, labels_t).item()}
-              for name, out in logits.items()}
-    return {"inverted": {"train": train_mean, "eval": eval_mean},
-            "not rescaled": {"train": unscaled_train_mean, "eval": eval_mean}, "test": effect}
+
+    def mean_activations(model):
+        first = next(i for i, layer in enumerate(model) if isinstance(layer, nn.Dropout))
+        prefix = nn.Sequential(*list(model)[:first + 1])
+        with tl.no_grad():
+            train_mean = float(np.mean([prefix.train()(x).numpy().mean() for _ in range(passes)]))
+            return {"train": train_mean, "eval": float(prefix.eval()(x).numpy().mean())}
+
+    def effect(model):
+        with tl.no_grad():
+            logits = model.eval()(x)
+        return {"accuracy": ensemble.accuracy(logits.numpy(), labels), "loss": F.cross_entropy(logits, labels_t).item()}
+
+    check = {"inverted": mean_activations(inverted.model),
+             "not rescaled": mean_activations(unscaled.model)}
+    check["test"] = {"inverted": effect(inverted.model), "not rescaled": effect(unscaled.model)}
+    for layer in unscaled.model:
+        if isinstance(layer, UnscaledDropout):
+            layer.test_scale = 1 - layer.p
+    check["test"]["not rescaled, x (1 - p) at test"] = effect(unscaled.model)
+    return check
 
 
 # -- report ------------------------------------------------------------------------------------------------
+def strength_text(method, strength):
+    name = METHODS[METHODS[method].get("members_of", method)].get("strength", (None,))[0]
+    return "-" if name is None else f"{'wd' if name == 'weight_decay' else name} {strength:g}"
+
+
 def summary(results):
-    """One line per method: mean +- sample std of train and test accuracy (%), the gap, and CPU seconds per result."""
-    def cell(rows, key):
-        return mean_std([r[key] for r in rows], 100)
-    lines = [f"{'method':<26}{'train acc %':>15}{'test acc %':>15}{'gap':>15}{'CPU s':>9}   lr"]
+    """One line per method: mean +- sample std of train and test accuracy (%) and the gap, the epochs trained,
+    CPU seconds per result, and the chosen lr and strength."""
+    def cell(rows, key, scale=100):
+        values = [r[key] for r in rows]
+        return f"{values[0]}" if key == "epochs" and len(set(values)) == 1 else mean_std(values, scale)
+    lines = [f"{'method':<26}{'train acc %':>15}{'test acc %':>15}{'gap':>15}{'epochs':>13}{'CPU s':>8}"
+             f"{'lr':>8}   strength"]
     for method, entry in results.items():
         rows = entry["runs"]
         lines.append(f"{method:<26}{cell(rows, 'train'):>15}{cell(rows, 'test'):>15}{cell(rows, 'gap'):>15}"
-                     f"{np.mean([r['seconds'] for r in rows]):9.1f}   {entry['lr']:g}")
+                     f"{cell(rows, 'epochs', 1):>13}{np.mean([r['seconds'] for r in rows]):8.1f}"
+                     f"{entry['lr']:>8g}   {strength_text(method, entry['strength'])}")
     return "\n".join(lines)
+
+
+def choices(results):
+    """How often each lr of LR_GRID was chosen, and which strengths sit at an edge of their grid."""
+    tuned = [method for method in results if "members_of" not in METHODS[method]]
+    counts = collections.Counter(results[method]["lr"] for method in tuned)
+    lines = [f"lr chosen over {len(tuned)} tuned rows: " + ", ".join(f"{lr:g} x {counts[lr]}" for lr in LR_GRID)
+             + f" (lowest value {counts[LR_GRID[0]]} of {len(tuned)}, highest {counts[LR_GRID[-1]]} of {len(tuned)})"]
+    for method in tuned:
+        if "strength" in METHODS[method]:
+            name, values = METHODS[method]["strength"]
+            chosen = results[method]["strength"]
+            where = "lowest" if chosen == values[0] else "highest" if chosen == values[-1] else "inside"
+            lines.append(f"  {method}: {name} {chosen:g} of {', '.join(f'{v:g}' for v in values)} ({where})")
+    return "\n".join(lines)
+
+
+def ensemble_gains(results):
+    """Each ensemble's test accuracy minus its single network's, paired by seed (the first member is that network)."""
+    lines = []
+    for method, entry in results.items():
+        single = METHODS[method].get("members_of")
+        if single in results:
+            gains = [e["test"] - s["test"] for e, s in zip(entry["runs"], results[single]["runs"])]
+            lines.append(f"{method} minus {single}: {mean_std(gains, 100)} points of test accuracy "
+                         "(paired by seed)")
+    return "\n".join(lines)
+
+
+def dropout_report(check):
+    inverted, unscaled, test = check["inverted"], check["not rescaled"], check["test"]
+    return (f"dropout check (p {check['p']:g}; mean activation after the first dropout layer, training mode vs eval): "
+            f"inverted {inverted['train']:.4f} vs {inverted['eval']:.4f}; not rescaled {unscaled['train']:.4f} vs "
+            f"{unscaled['eval']:.4f} (ratio {unscaled['train'] / unscaled['eval']:.3f}, 1 - p = {1 - check['p']:g})\n"
+            "  test accuracy (loss): " + "; ".join(f"{name} {v['accuracy']:.1%} ({v['loss']:.3f})"
+                                                   for name, v in test.items()))
 
 
 def save_figures(results, curves, check, out):
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     columns = 4
     rows_count = -(-len(curves) // columns)
@@ -314,16 +435,36 @@ def save_figures(results, curves, check, out):
         epochs = range(1, len(curve["train"]) + 1)
         axis.plot(epochs, [100 * a for a in curve["train"]], label="train")
         axis.plot(epochs, [100 * a for a in curve["val"]], label="validation")
+        if METHODS[method].get("early_stopping"):
+            axis.axvline(curve["best_epoch"], color="grey", linestyle="--", label="kept epoch")
         lowest = min(min(curve["train"]), min(curve["val"]))
         axis.set(title=method, xlabel="epoch", ylabel="accuracy %", ylim=(max(0, 100 * lowest - 5), 101))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         axis.grid(alpha=0.3)
         axis.legend(loc="lower right")
     for axis in axes[len(curves):]:
         axis.set_visible(False)
     figure.suptitle("Train vs validation accuracy per epoch (seed 0, eval mode at each epoch's end): the gap is "
-                    "overfitting (the ensemble of 5 has no panel: its members are the plain MLP's runs)")
+                    "overfitting (the ensembles have no panel: their first members are the single networks' runs)")
     figure.tight_layout()
     figure.savefig(out / "curves.png", dpi=80)
+
+    tuned = [m for m in results if "strength" in METHODS[m]]
+    figure = Figure(figsize=(4 * len(tuned), 3.5))
+    for axis, method in zip(figure.subplots(1, len(tuned), squeeze=False).ravel(), tuned):
+        name, values = METHODS[method]["strength"]
+        for value in values:
+            trials = [t for t in results[method]["tuning"] if t["strength"] == value]
+            axis.plot([t["lr"] for t in trials], [100 * t["val"] for t in trials], marker="o", label=f"{name} {value:g}")
+        if "none" in results:
+            axis.plot(LR_GRID, [100 * t["val"] for t in results["none"]["tuning"]], "k--", label="none")
+        axis.set(xscale="log", title=method, xlabel="learning rate", ylabel="validation accuracy %")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle("Choosing the strength with the lr: validation accuracy, the mean of runs with seeds "
+                    + " and ".join(map(str, TUNE_SEEDS)))
+    figure.tight_layout()
+    figure.savefig(out / "tuning.png", dpi=80)
 
     figure = Figure(figsize=(12, 4.5))
     axis = figure.subplots()
@@ -342,60 +483,71 @@ def save_figures(results, curves, check, out):
     figure.tight_layout()
     figure.savefig(out / "accuracy_gap.png", dpi=80)
 
-    figure = Figure(figsize=(10, 4))
+    figure = Figure(figsize=(12, 4))
     left, right = figure.subplots(1, 2)
     labels = ["inverted\ntrain", "inverted\neval", "not rescaled\ntrain", "not rescaled\neval"]
     values = [check["inverted"]["train"], check["inverted"]["eval"], check["not rescaled"]["train"],
               check["not rescaled"]["eval"]]
     left.bar(labels, values, color=["C0", "C0", "C3", "C3"])
-    left.set(ylabel="mean activation after dropout", title="First dropout layer: train vs eval")
+    left.set(ylabel="mean activation after dropout", title=f"First dropout layer (p {check['p']:g}): train vs eval")
     names = list(check["test"])
-    right.bar(names, [100 * check["test"][n]["accuracy"] for n in names], color=["C0", "C3"])
+    right.bar([n.replace(", ", ",\n") for n in names], [100 * check["test"][n]["accuracy"] for n in names],
+              color=["C0", "C3", "C2"])
     for i, n in enumerate(names):
         right.text(i, 5, f"loss {check['test'][n]['loss']:.2f}", ha="center", color="white")
     chance_line(right, 10)
     right.legend(fontsize=8)
-    right.set(ylabel="test accuracy %", title="Evaluating with and without the rescaling")
+    right.set(ylabel="test accuracy %", title="Two trained networks, evaluated")
     figure.tight_layout()
     figure.savefig(out / "dropout_check.png", dpi=80)
 
 
 def main():
     args = parse_args()
-    out = pathlib.Path(args.out)
+    out = pathlib.Path(args.out or ("outputs/regularization/long" if args.long else "outputs/regularization"))
     out.mkdir(parents=True, exist_ok=True)
     started, cpu_started = time.time(), time.process_time()
-    sizes = (200, 200, 300) if args.quick else (1000, 2000, 7000)
-    data = mnist_test(sizes)
-    epochs, seeds = (2, 1) if args.quick else (EPOCHS, args.seeds)
+    sizes, train_size = ((300, 200, 300), 150) if args.quick else ((POOL, VAL, TEST), TRAIN)
+    splits = mnist_test(sizes)
+    data = {"pool": splits["train"], "val": splits["val"], "test": splits["test"], "train_size": train_size}
+    epochs = 2 if args.quick else LONG_EPOCHS if args.long else EPOCHS
+    seeds = 1 if args.quick else args.seeds
+    chosen = LONG_METHODS if args.long else QUICK_METHODS if args.quick else METHODS
+    methods = [method for method in METHODS if method in chosen]
     lab = Lab(data, epochs)
-    methods = list(METHODS)[:3] + ["ensemble of 5", "snapshot ensemble", "CNN, fractional max pool",
-                                   "ResNet, stochastic depth"] if args.quick else list(METHODS)
-    print(f"{sizes[0]} training, {sizes[1]} validation, {sizes[2]} test images; {epochs} epochs; {seeds} seed(s)")
+    print(f"{train_size} training images per run from a pool of {sizes[0]}, {sizes[1]} validation, {sizes[2]} test "
+          f"images; {epochs} epochs; {seeds} seed(s)")
     results, curves = {}, {}
     for method in methods:
-        lr = choose_lr(lab, method)
-        results[method] = {"lr": lr, "runs": measure(lab, method, lr, seeds)}
-        if METHODS[method].get("kind") != "ensemble":  # lab.run would give its first member: the plain MLP
-            curves[method] = lab.run(method, lr, 0).curves
+        single = METHODS[method].get("members_of")
+        if single is None:
+            lr, strength, trials = choose(lab, method)
+        else:  # the members' choice: tuning the ensemble itself would cost 5 runs per grid point
+            lr, strength, trials = results[single]["lr"], results[single]["strength"], None
+        results[method] = {"lr": lr, "strength": strength, "tuning": trials,
+                           "runs": measure(lab, method, lr, strength, seeds)}
+        if single is None:
+            run = lab.run(method, lr, strength, 0)
+            curves[method] = {**run.curves, "best_epoch": run.best_epoch}
         print(f"  {method:<26} test accuracy by seed: "
-              + ", ".join(f"{r['test']:.1%}" for r in results[method]["runs"]), flush=True)
-    check = dropout_check(lab.run("dropout", results["dropout"]["lr"], 0), *data["test"])
+              + ", ".join(f"{r['test']:.1%} (epoch {r['best_epoch']} of {r['epochs']})"
+                          if METHODS[method].get("early_stopping") else f"{r['test']:.1%}"
+                          for r in results[method]["runs"]), flush=True)
+    p, lr = results["dropout"]["strength"], results["dropout"]["lr"]
+    unscaled = Run({"build": functools.partial(dropout_mlp, layer=UnscaledDropout), "strength": ("p", ())}, data, lr,
+                   p, 0, 0, epochs, curves=False)
+    check = {"p": p, **dropout_check(lab.run("dropout", lr, p, 0), unscaled, *data["test"])}
     save_figures(results, curves, check, out)
     seconds, cpu_seconds = time.time() - started, time.process_time() - cpu_started
+    report = [summary(results), choices(results), ensemble_gains(results), dropout_report(check)]
     (out / "results.json").write_text(json.dumps(
-        {"quick": args.quick, "seeds": seeds, "epochs": epochs, "sizes": dict(zip(("train", "val", "test"), sizes)),
-         "lr_grid": LR_GRID, "seconds": round(seconds), "cpu_seconds": round(cpu_seconds), "methods": results,
+        {"quick": args.quick, "long": args.long, "seeds": seeds, "epochs": epochs, "patience": PATIENCE,
+         "sizes": {"pool": sizes[0], "train": train_size, "val": sizes[1], "test": sizes[2]}, "lr_grid": LR_GRID,
+         "tune_seeds": TUNE_SEEDS, "seconds": round(seconds), "cpu_seconds": round(cpu_seconds), "methods": results,
          "curves_seed0": curves, "dropout_check": check}, indent=1))
-    table = summary(results)
-    print(f"\n{table}\n")
-    print("dropout check (first dropout layer, mean activation): inverted dropout train "
-          f"{check['inverted']['train']:.4f} vs eval {check['inverted']['eval']:.4f}; without rescaling train "
-          f"{check['not rescaled']['train']:.4f} vs eval {check['not rescaled']['eval']:.4f}; test accuracy "
-          f"{check['test']['rescaled']['accuracy']:.1%} rescaled, {check['test']['not rescaled']['accuracy']:.1%} not "
-          f"(loss {check['test']['rescaled']['loss']:.3f} vs {check['test']['not rescaled']['loss']:.3f})")
-    print(f"mean +- sample std (ddof=1) over {seeds} seed(s); CPU s: training CPU seconds per result (the ensemble: "
-          "its 5 networks); "
+    print("\n" + "\n\n".join(part for part in report if part) + "\n")
+    print(f"mean +- sample std (ddof=1) over {seeds} seed(s), each with its own training images; epochs: trained "
+          "(early stopping: until it stopped); CPU s: training CPU seconds per result (an ensemble: its 5 networks); "
           f"plots and results.json in {out}/; total {seconds:.0f} s ({cpu_seconds:.0f} s of CPU time)")
 
 

@@ -8,7 +8,7 @@ import minitl as tl
 from minitl import models, nn, optim
 from minitl.data import DataLoader, TensorDataset
 from minitl.lab import transfer
-from minitl.lab.train import TrainingDiverged, evaluate, fit, plot_history
+from minitl.lab.train import EarlyStopping, TrainingDiverged, evaluate, fit, plot_history
 
 
 def batches(n=64, features=6, classes=3, batch_size=16, seed=0):
@@ -142,6 +142,51 @@ def test_fit_stops_when_the_loss_diverges():
     with np.errstate(over="ignore", invalid="ignore"), \
             pytest.raises(TrainingDiverged, match="diverged at epoch .*lower learning rate"):
         fit(model, batches(), opt, epochs=50, loss_fn=lambda out, y: (out * out).mean(), progress=False)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_gain_and_restores_the_best_epoch():
+    model = bn_model()
+    stopper = EarlyStopping(patience=2)
+    scores = [0.5, 0.7, 0.7, 0.6, 0.9]  # best at epoch 2; epochs 3 and 4 bring nothing (a tie is no gain)
+    kept = None
+    for epoch, score in enumerate(scores, start=1):
+        with tl.no_grad():
+            for p in model.parameters():
+                p.data += 1.0  # a different model every epoch
+        if epoch == 2:
+            kept = {name: t.numpy().copy() for name, t in model.state_dict().items()}
+        if stopper.step(score, model):
+            break
+    assert (epoch, stopper.epochs, stopper.best_epoch, stopper.best_score) == (4, 4, 2, 0.7)
+    stopper.restore(model)
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), kept[name])  # parameters and BatchNorm's buffers
+
+
+def test_early_stopping_on_a_loss_and_with_min_delta():
+    model = nn.Linear(2, 1)
+    stopper = EarlyStopping(patience=1, mode="min", min_delta=0.1)
+    assert not stopper.step(1.0, model)
+    assert stopper.step(0.95, model)  # lower, but not by more than min_delta: no gain
+    assert (stopper.best_epoch, stopper.best_score) == (1, 1.0)
+    assert not EarlyStopping(patience=1, mode="min").step(1.0, model)
+
+
+@pytest.mark.parametrize("options, message", [({"patience": 0}, "patience must be a positive integer"),
+                                              ({"patience": 2.0}, "patience must be a positive integer"),
+                                              ({"patience": 1, "mode": "best"}, "mode must be 'min' or 'max'"),
+                                              ({"patience": 1, "min_delta": -0.1}, "min_delta must be >= 0")])
+def test_early_stopping_refuses_bad_settings(options, message):
+    with pytest.raises(ValueError, match=message):
+        EarlyStopping(**options)
+
+
+def test_early_stopping_refuses_a_nan_score_and_a_restore_before_any_epoch():
+    stopper = EarlyStopping(patience=1)
+    with pytest.raises(RuntimeError, match="no epoch was recorded"):
+        stopper.restore(nn.Linear(2, 1))
+    with pytest.raises(ValueError, match="score after epoch 1 is nan"):
+        stopper.step(float("nan"), nn.Linear(2, 1))
 
 
 # -- training under faults ----------------------------------------------------------------------------

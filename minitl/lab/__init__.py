@@ -2,7 +2,7 @@
 
     from minitl.lab import transfer, train       # or tl.transfer, tl.train: the same modules
 
-train        fit / evaluate: a training loop to watch, per-epoch history, learning-curve plots
+train        fit / evaluate: a training loop to watch, per-epoch history, learning-curve plots, early stopping
 monitor      gradient norms, update/weight ratios, activation statistics (fit(record_stats=...))
 transfer     freeze, replace_head, fine-tuning groups, cached features, fully connected -> convolution
 tune         random, grid and coarse-to-fine hyper-parameter search

@@ -33,6 +33,9 @@ and ``fit(..., resume=path)`` restores all of it and trains from the next
 epoch on, so a run killed at any point and resumed ends with exactly the
 weights of a run never interrupted (the same shuffles, dropout masks and
 momentum; ``tests/test_untrusted_round3.py`` kills one with SIGKILL).
+
+Early stopping (``EarlyStopping``) ends a run when its validation score has
+stopped improving and gives back the best epoch's weights.
 """
 import contextlib
 import math
@@ -196,6 +199,58 @@ def fit(model, loader, optimizer, epochs, loss_fn=F.cross_entropy, val_loader=No
         if checkpoint is not None:
             save(_training_state(epoch, steps, model, optimizer, scheduler, loader, history), checkpoint)
     return history
+
+
+class EarlyStopping:
+    """Stop training once the validation score has not improved for `patience` epochs; keep the best weights.
+
+        stopper = EarlyStopping(patience=3)
+        for epoch in range(max_epochs):
+            ...                                          # one epoch of training
+            if stopper.step(validation_accuracy, model):
+                break
+        stopper.restore(model)                           # the weights of stopper.best_epoch
+
+    `mode` 'max' for a score (accuracy), 'min' for a loss. A value is an improvement when it beats the best
+    so far by more than `min_delta`. After epoch t, with b the best epoch so far, training stops when
+    t - b >= patience: the run has spent `patience` epochs on no gain. The validation set that decides when
+    to stop is then part of training; report results on other (test) data.
+    """
+
+    def __init__(self, patience, mode="max", min_delta=0.0):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be a positive integer, got {patience!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"EarlyStopping: min_delta must be >= 0, got {min_delta!r}")
+        self.patience, self.mode, self.min_delta = patience, mode, min_delta
+        self.epochs, self.best_epoch, self.best_score, self.best_state = 0, 0, None, None
+
+    def _improves(self, score):
+        if self.best_score is None:
+            return True
+        if self.mode == "max":
+            return score > self.best_score + self.min_delta
+        return score < self.best_score - self.min_delta
+
+    def step(self, score, model):
+        """Record one epoch's validation `score` (copying `model`'s state when it is the best); True: stop now."""
+        score = float(score)
+        if not math.isfinite(score):
+            raise ValueError(f"EarlyStopping: the validation score after epoch {self.epochs + 1} is {score}")
+        self.epochs += 1
+        if self._improves(score):
+            self.best_epoch, self.best_score = self.epochs, score
+            self.best_state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        return self.epochs - self.best_epoch >= self.patience
+
+    def restore(self, model):
+        """Load the best epoch's parameters and buffers into `model`."""
+        if self.best_state is None:
+            raise RuntimeError("EarlyStopping.restore: no epoch was recorded (call step once per epoch first)")
+        model.load_state_dict(self.best_state)
+        return model
 
 
 def plot_history(history, path, title=None, chance=None):
