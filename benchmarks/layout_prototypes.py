@@ -23,6 +23,7 @@ import numpy as np
 
 from minitl import threads
 from minitl.kernels import convolution, elementwise, normalization
+from minitl.lab.bench import median_time
 
 STAGES = ((16, 32), (32, 16), (64, 8))  # ResNet-20's (channels, height = width), 7, 6 and 6 layers each
 CHUNK_BYTES = convolution.CPU_CHUNK_BYTES
@@ -153,13 +154,7 @@ def check(channels, size, batch=64):
 
 def cpu_ms(function, repeats):
     """Median CPU time of one call, in ms, after one untimed call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.process_time()
-        function()
-        times.append(time.process_time() - start)
-    return 1000 * float(np.median(times))
+    return 1000 * median_time(function, 1, repeats, clock=time.process_time)
 
 
 def time_stage(channels, size, repeats):
